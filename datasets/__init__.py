@@ -1,0 +1,1 @@
+"""Seeded generators and loaders of data that ships offline."""

@@ -1,0 +1,1 @@
+"""Competing implementations, one folder per suite, one module each."""

@@ -1,0 +1,1 @@
+"""Suites, one package each; discovered by the registry."""

@@ -1,0 +1,3 @@
+from theorybench.cli import main
+
+raise SystemExit(main())
