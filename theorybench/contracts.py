@@ -61,6 +61,8 @@ class Task:
     score_metric: ClassVar[str] = ""
     tiers: ClassVar[Mapping[str, Sequence[Mapping[str, Any]]]] = {}
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    #: Metrics shown as columns of the terminal leaderboard; the score metric when empty.
+    leaderboard_metrics: ClassVar[tuple[str, ...]] = ()
 
     def instances(self, tier: str) -> list[dict[str, Any]]:
         """Return the parameter sets of `tier` (empty when the task has none there)."""
@@ -197,6 +199,24 @@ class Suite:
         if metric.direction == "max":
             return {"": 1.0 / value if value > 0 else math.inf}
         return {"": value}
+
+    def summarize(self, task: Task, params: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Aggregate the trials of one (task instance, implementation) group for the leaderboard.
+
+        The default is the median over successful trials of every numeric metric. Suites
+        override this to add intervals or expected runtimes.
+        """
+        ok = [row["metrics"] for row in results if row["status"] == "ok"]
+        names = sorted({name for metrics in ok for name, value in metrics.items() if _is_number(value)})
+        summary: dict[str, Any] = {}
+        for name in names:
+            values = [float(metrics[name]) for metrics in ok if _is_number(metrics.get(name))]
+            summary[name] = float(np.median(values)) if values else None
+        return summary
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
