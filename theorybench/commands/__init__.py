@@ -1,0 +1,1 @@
+"""Subcommands of the `theorybench` command line, one module per group."""
