@@ -93,3 +93,211 @@ def expected_runtime(costs: Sequence[float], successes: Sequence[bool]) -> float
     if n_success == 0:
         return math.inf
     return float(costs.sum() / n_success)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample complexity: Clopper-Pearson certification and power-law exponent fits
+# ---------------------------------------------------------------------------------------------
+
+
+def clopper_pearson_bounds(successes: int, trials: int, confidence: float) -> tuple[float, float]:
+    """Return the one-sided Clopper-Pearson (lower, upper) bounds on a success probability.
+
+    Each bound holds on its own at level `confidence`: P[p >= lower] >= confidence and
+    P[p <= upper] >= confidence. The bounds are beta quantiles (scipy.stats.beta.ppf), so
+    lower = 0 when successes = 0 and upper = 1 when successes = trials.
+    """
+    if trials < 0 or not 0 <= successes <= trials:
+        raise ValueError(f"invalid counts: {successes} successes in {trials} trials")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if trials == 0:
+        return 0.0, 1.0
+    alpha = 1.0 - confidence
+    lower = 0.0 if successes == 0 else float(scipy_stats.beta.ppf(alpha, successes, trials - successes + 1))
+    upper = 1.0 if successes == trials else float(scipy_stats.beta.ppf(confidence, successes + 1, trials - successes))
+    return lower, upper
+
+
+def classify_probe(successes: int, trials: int, delta: float, confidence: float) -> str:
+    """Return "pass", "fail" or "undecided" for a probe with `successes` out of `trials`.
+
+    Pass: the lower Clopper-Pearson bound on the success probability is at least 1 - delta.
+    Fail: the upper bound is below 1 - delta. Undecided: neither.
+    """
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must lie in (0, 1), got {delta}")
+    lower, upper = clopper_pearson_bounds(successes, trials, confidence)
+    target = 1.0 - delta
+    if lower >= target:
+        return "pass"
+    if upper < target:
+        return "fail"
+    return "undecided"
+
+
+def min_trials_to_certify(delta: float, confidence: float) -> int:
+    """Return the fewest trials whose all-success outcome certifies success probability 1 - delta.
+
+    With k = T successes the lower bound is (1 - confidence)^(1 / T), so T is the smallest
+    integer with that at least 1 - delta (29 for delta = 0.1 at confidence 0.95).
+    """
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must lie in (0, 1), got {delta}")
+    trials = math.ceil(math.log(1.0 - confidence) / math.log(1.0 - delta))
+    # Guard against rounding at the boundary: step until the bound really certifies.
+    while clopper_pearson_bounds(trials, trials, confidence)[0] < 1.0 - delta:
+        trials += 1
+    while trials > 1 and clopper_pearson_bounds(trials - 1, trials - 1, confidence)[0] >= 1.0 - delta:
+        trials -= 1
+    return trials
+
+
+def min_successes_to_certify(trials: int, delta: float, confidence: float) -> int | None:
+    """Return the smallest k whose k out of `trials` successes pass, or None when none does."""
+    for successes in range(trials + 1):
+        if clopper_pearson_bounds(successes, trials, confidence)[0] >= 1.0 - delta:
+            return successes
+    return None
+
+
+def fit_power_law(n: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Fit values ~ C * n^slope by weighted least squares on (log n, log values).
+
+    n, values, weights: (m,), m >= 2 distinct n, values > 0. Returns (slope, log C).
+    """
+    n = np.asarray(n, dtype=float)
+    values = np.asarray(values, dtype=float)
+    weights = np.ones_like(n) if weights is None else np.asarray(weights, dtype=float)
+    if not (n.shape == values.shape == weights.shape) or n.ndim != 1:
+        raise ValueError(f"n {n.shape}, values {values.shape} and weights {weights.shape} must be equal 1-D shapes")
+    if np.unique(n).size < 2:
+        raise ValueError("a power-law fit needs at least two distinct n")
+    if np.any(values <= 0) or np.any(n <= 0):
+        raise ValueError("a power-law fit needs positive n and positive values")
+    # np.polyfit weights multiply residuals, so sqrt(weights) gives weighted least squares.
+    slope, intercept = np.polyfit(np.log(n), np.log(values), 1, w=np.sqrt(weights))
+    return float(slope), float(intercept)
+
+
+def power_law_exponent_interval(
+    n: Sequence[float],
+    samples: Sequence[np.ndarray],
+    floor: float = 0.0,
+    confidence: float = 0.9,
+    n_resamples: int = 999,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Return the exponent of mean excess error against n with a bootstrap interval.
+
+    n: (m,) distinct sizes; samples[i]: (T_i,) errors of the trials at n[i]. The excess error
+    at n[i] is mean(samples[i]) - floor; the fit is weighted least squares with weights T_i.
+    The bootstrap (scipy.stats.bootstrap, percentile method) resamples the trials within each
+    n independently. Returns (exponent, low, high); the ends are NaN when a resample has a
+    non-positive mean excess error everywhere the fit needs it.
+    """
+    n_array = np.asarray(n, dtype=float)
+    data = tuple(np.asarray(sample, dtype=float) for sample in samples)
+    if len(data) != n_array.size:
+        raise ValueError(f"{n_array.size} sizes but {len(data)} samples")
+    weights = np.array([sample.size for sample in data], dtype=float)
+    means = np.array([sample.mean() for sample in data]) - floor
+    exponent, _ = fit_power_law(n_array, means, weights)
+
+    def statistic(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
+        excess = np.stack([np.mean(sample, axis=axis) for sample in resampled], axis=-1) - floor
+        # Resamples with a non-positive excess error somewhere have no log; they become NaN.
+        positive = np.all(excess > 0, axis=-1)
+        logs = np.log(np.where(excess > 0, excess, 1.0))
+        x = np.log(n_array)
+        w = weights / weights.sum()
+        x_mean = np.sum(w * x)
+        y_mean = np.sum(w * logs, axis=-1, keepdims=True)
+        slope = np.sum(w * (x - x_mean) * (logs - y_mean), axis=-1) / np.sum(w * (x - x_mean) ** 2)
+        return np.where(positive, slope, np.nan)
+
+    if any(sample.size < 2 for sample in data):
+        return exponent, math.nan, math.nan
+    result = scipy_stats.bootstrap(
+        data,
+        statistic,
+        vectorized=True,
+        paired=False,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return exponent, low, high
+
+
+def log_log_slope_range(x: Sequence[float], lows: Sequence[float], highs: Sequence[float]) -> tuple[float, float, float]:
+    """Return the least-squares slope of log y against log x, with y known only within [low, high].
+
+    x, lows, highs: (m,), m >= 2. The point estimate uses the geometric midpoints; the range is
+    the smallest and largest slope over every choice of an interval end per point (2^m fits), so
+    it contains the slope of every y inside the intervals for m = 2 and bounds it at the corners
+    otherwise.
+    """
+    x = np.log(np.asarray(x, dtype=float))
+    lows = np.log(np.asarray(lows, dtype=float))
+    highs = np.log(np.asarray(highs, dtype=float))
+    if x.size < 2 or not (x.shape == lows.shape == highs.shape):
+        raise ValueError("a slope needs at least two points with matching low and high ends")
+    slope_mid = float(np.polyfit(x, (lows + highs) / 2.0, 1)[0])
+    corners = np.array(np.meshgrid(*[[0, 1]] * x.size, indexing="ij")).reshape(x.size, -1).T
+    slopes = [float(np.polyfit(x, np.where(choice == 1, highs, lows), 1)[0]) for choice in corners]
+    return slope_mid, min(slopes), max(slopes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convergence rates (optimization)
+# ---------------------------------------------------------------------------------------------
+
+
+def _slopes(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Least-squares slopes of y on x along `axis` (both of the same shape)."""
+    x_centered = x - x.mean(axis=axis, keepdims=True)
+    y_centered = y - y.mean(axis=axis, keepdims=True)
+    variance = (x_centered * x_centered).sum(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (x_centered * y_centered).sum(axis=axis) / variance
+
+
+def linear_rate(
+    steps: Sequence[float],
+    measures: Sequence[float],
+    confidence_level: float = 0.95,
+    n_resamples: int = 999,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Return (rate, low, high): the per-step factor of a linearly converging sequence.
+
+    steps: (n,) iteration numbers or oracle calls; measures: (n,) positive progress measures.
+    The rate is exp(slope) of the least-squares line of ln(measure) against steps, so a
+    measure that shrinks as C * rate^k gives back `rate`. [low, high] is a percentile
+    bootstrap interval (scipy.stats.bootstrap, pairs resampled) at `confidence_level`.
+    Returns NaNs when fewer than 3 distinct steps carry a positive finite measure.
+    """
+    steps = np.asarray(steps, dtype=float)
+    measures = np.asarray(measures, dtype=float)
+    if steps.shape != measures.shape:
+        raise ValueError(f"steps {steps.shape} and measures {measures.shape} differ in shape")
+    keep = np.isfinite(steps) & np.isfinite(measures) & (measures > 0)
+    steps, logs = steps[keep], np.log(measures[keep])
+    if np.unique(steps).size < 3:
+        return math.nan, math.nan, math.nan
+    slope = float(_slopes(steps, logs))
+    result = scipy_stats.bootstrap(
+        (steps, logs),
+        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return math.exp(slope), float(np.exp(np.nan_to_num(low, nan=slope))), float(np.exp(np.nan_to_num(high, nan=slope)))
