@@ -301,3 +301,57 @@ def linear_rate(
     )
     low, high = result.confidence_interval
     return math.exp(slope), float(np.exp(np.nan_to_num(low, nan=slope))), float(np.exp(np.nan_to_num(high, nan=slope)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pruning: intervals over seeds, area under accuracy against compression, sparsity within a drop
+# ---------------------------------------------------------------------------------------------
+
+
+def mean_confidence_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Return (mean, low, high): the mean and its Student-t interval at `confidence`.
+
+    values: (n,) one figure per seed; non-finite entries are dropped. With one finite value the
+    interval is (mean, mean); with none, all three are NaN.
+    """
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(array.mean())
+    if array.size == 1:
+        return mean, mean, mean
+    sem = float(scipy_stats.sem(array))
+    if sem == 0.0:
+        return mean, mean, mean
+    low, high = scipy_stats.t.interval(confidence, df=array.size - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
+
+
+def normalized_trapezoid_area(x: Sequence[float], y: Sequence[float]) -> float:
+    """Return the trapezoid area under y(x) divided by the width of x, so a constant y gives y.
+
+    x: (n,) increasing abscissas (n >= 2); y: (n,). Used for accuracy against log2 compression
+    ratio, where the result reads as a mean accuracy over the compression range.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"x {x.shape} and y {y.shape} must be equal shapes of at least 2 points")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("x must be strictly increasing")
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def largest_sparsity_within(
+    sparsities: Sequence[float], accuracies: Sequence[float], dense_accuracy: float, max_drop: float
+) -> float:
+    """Return the largest sparsity whose accuracy is at least dense_accuracy - max_drop, else 0.
+
+    sparsities: (n,); accuracies: (n,). Each sparsity is judged on its own, so a noisy dip at a
+    lower sparsity does not hide a higher one that stays within the drop.
+    """
+    sparsities = np.asarray(sparsities, dtype=float)
+    accuracies = np.asarray(accuracies, dtype=float)
+    within = np.isfinite(accuracies) & (accuracies >= dense_accuracy - max_drop - 1e-12)
+    return float(sparsities[within].max()) if within.any() else 0.0

@@ -1,0 +1,1 @@
+"""Baseline learners of the sample_complexity suite, one module per task family."""
