@@ -1,0 +1,158 @@
+"""The pruning tasks: an MLP on scikit-learn's digits and a 1-D CNN on MNIST-1D.
+
+An instance's parameters fix the model spec, the dense training recipe and the fine-tuning
+budget. The trial index varies the data split, the dense model's initialization and the
+pruner's random streams.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+from theorybench.contracts import Metric, Task
+from theorybench.datasets.digits import Splits, load_digits_splits
+from theorybench.datasets.mnist1d_data import load_mnist1d_splits
+from theorybench.suites.pruning.contract import FineTuneRecipe
+from theorybench.suites.pruning.dense import DenseRecipe
+from theorybench.suites.pruning.harness import CellSettings, sparsity_label
+
+#: The target sparsities every cell sweeps.
+SPARSITIES = (0.5, 0.75, 0.9, 0.95, 0.98)
+
+#: Accuracy may fall this far below the dense model's and still count as "within one point".
+ONE_POINT = 0.01
+
+
+def _per_sparsity_metrics() -> tuple[Metric, ...]:
+    metrics: list[Metric] = []
+    for sparsity in SPARSITIES:
+        tag = sparsity_label(sparsity)
+        metrics += [
+            Metric(f"acc_{tag}", "fraction", "max", "value", f"test accuracy at sparsity {sparsity:g} after fine-tuning (validation-selected checkpoint)"),
+            Metric(f"acc_before_{tag}", "fraction", "max", "value", f"test accuracy at sparsity {sparsity:g} before the harness fine-tunes"),
+            Metric(f"drop_{tag}", "fraction", "min", "value", f"dense test accuracy minus acc_{tag}"),
+            Metric(f"achieved_{tag}", "fraction", "none", "value", f"canonical sparsity achieved when {sparsity:g} is requested"),
+            Metric(f"speedup_{tag}", "ratio", "max", "value", f"dense FLOPs over remaining FLOPs of Linear and Conv layers at sparsity {sparsity:g}"),
+            Metric(f"pqi_05_1_{tag}", "", "none", "value", f"PQ index (p=0.5, q=1) of the unmasked weights at sparsity {sparsity:g}"),
+            Metric(f"pqi_1_2_{tag}", "", "none", "value", f"PQ index (p=1, q=2) of the unmasked weights at sparsity {sparsity:g}"),
+        ]
+    return tuple(metrics)
+
+
+COMMON_METRICS = (
+    Metric("auc_log2_compression", "fraction", "max", "value",
+           "area under test accuracy against log2 compression ratio 1/(1-s), from the dense model to s=0.98, divided by the width (a mean accuracy)"),
+    Metric("max_sparsity_within_1pt", "fraction", "max", "value", "largest target sparsity whose accuracy is within one point of dense"),
+    Metric("dense_acc", "fraction", "none", "value", "test accuracy of the dense model"),
+    Metric("dense_pqi_05_1", "", "none", "value", "PQ index (p=0.5, q=1) of the dense model's prunable weights"),
+    Metric("pqi_bound_sparsity", "fraction", "none", "value",
+           "1 - r/d with r = ceil(d (1 - PQI)) weights the PQ-index bound keeps at eta = 0 (p=0.5, q=1), on the dense weights"),
+    Metric("monotone_sparsity", "flag", "max", "value", "1 when achieved sparsity never falls as the request rises, else 0"),
+    Metric("collapsed_layers", "count", "min", "count", "fully pruned layers, summed over the target sparsities"),
+    Metric("live_bias_units", "count", "none", "count", "pruned units whose bias is still nonzero, summed over the target sparsities"),
+    Metric("prune_time_s", "s", "min", "time", "wall time inside prune(), fine-tuning steps excluded, summed over the sparsities"),
+    Metric("finetune_time_s", "s", "min", "time", "wall time of all fine-tuning steps (the pruner's and the harness's), summed over the sparsities"),
+    Metric("dense_cache_hit", "flag", "none", "value", "1 when the dense model came from the on-disk cache"),
+)
+
+BOUND = (
+    "speedup_s <= 1/(1-s) when pruning is spread evenly over FLOPs; "
+    "PQI bound (Diao et al. 2023): keep r >= d (1+eta)^(-q/(q-p)) (1-PQI)^(qp/(q-p)) weights for relative error eta"
+)
+
+
+class PruningTask(Task):
+    """A (model, data) pair the pruners compress; subclasses set the data and the tiers."""
+
+    metrics = _per_sparsity_metrics() + COMMON_METRICS
+    score_metric = "auc_log2_compression"
+    bound = BOUND
+    leaderboard_metrics = (
+        *(f"acc_{sparsity_label(s)}" for s in SPARSITIES),
+        "auc_log2_compression",
+        "max_sparsity_within_1pt",
+        f"speedup_{sparsity_label(0.9)}",
+        f"pqi_05_1_{sparsity_label(0.9)}",
+    )
+    devices = ("cpu",)
+    sparsities: ClassVar[tuple[float, ...]] = SPARSITIES
+
+    def load_splits(self, params: Mapping[str, Any], seed: int) -> Splits:
+        raise NotImplementedError
+
+    def model_spec(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(params["model"])
+
+    def dense_recipe(self, params: Mapping[str, Any]) -> DenseRecipe:
+        return DenseRecipe(**params["dense"])
+
+    def settings(self, params: Mapping[str, Any]) -> CellSettings:
+        finetune = dict(params["finetune"])
+        return CellSettings(
+            sparsities=self.sparsities,
+            finetune_steps=int(finetune.pop("steps")),
+            eval_every=int(finetune.pop("eval_every")),
+            calibration_batches=int(finetune.pop("calibration_batches")),
+            recipe=FineTuneRecipe(**finetune),
+        )
+
+
+def _finetune(steps: int, eval_every: int, lr: float = 0.05) -> dict[str, Any]:
+    return {"steps": steps, "eval_every": eval_every, "calibration_batches": 4, "lr": lr, "momentum": 0.9,
+            "weight_decay": 5e-4, "batch_size": 64}
+
+
+class MlpDigits(PruningTask):
+    name = "mlp_digits"
+    summary = "ReLU multilayer perceptron on scikit-learn's 8x8 digits (1,797 images, 60/20/20 split)"
+    tiers = {
+        "quick": [{
+            "model": {"kind": "mlp", "in_features": 64, "hidden": [128, 128], "n_classes": 10},
+            "dense": {"epochs": 40, "lr": 3e-3, "batch_size": 64},
+            "finetune": _finetune(steps=200, eval_every=50),
+        }],
+        "standard": [{
+            "model": {"kind": "mlp", "in_features": 64, "hidden": [256, 256], "n_classes": 10},
+            "dense": {"epochs": 60, "lr": 2e-3, "batch_size": 64},
+            "finetune": _finetune(steps=600, eval_every=50),
+        }],
+        "large": [{
+            "model": {"kind": "mlp", "in_features": 64, "hidden": [512, 512, 512], "n_classes": 10},
+            "dense": {"epochs": 100, "lr": 1e-3, "batch_size": 64},
+            "finetune": _finetune(steps=2000, eval_every=100),
+        }],
+    }
+
+    def load_splits(self, params: Mapping[str, Any], seed: int) -> Splits:
+        return load_digits_splits(seed)
+
+
+class CnnMnist1d(PruningTask):
+    name = "cnn_mnist1d"
+    summary = "1-D CNN (three Conv1d layers, strided and padded) on MNIST-1D generated locally (5,000 sequences of length 40, 60/20/20 split)"
+    tiers = {
+        "quick": [{
+            "model": {"kind": "cnn1d", "length": 40, "channels": [32, 32, 32], "kernels": [5, 3, 3],
+                      "strides": [1, 2, 2], "paddings": [2, 1, 1], "n_classes": 10},
+            "dense": {"epochs": 60, "lr": 3e-3, "batch_size": 64},
+            "finetune": _finetune(steps=200, eval_every=50),
+        }],
+        "standard": [{
+            "model": {"kind": "cnn1d", "length": 40, "channels": [64, 64, 64], "kernels": [5, 3, 3],
+                      "strides": [1, 2, 2], "paddings": [2, 1, 1], "n_classes": 10},
+            "dense": {"epochs": 80, "lr": 2e-3, "batch_size": 64},
+            "finetune": _finetune(steps=600, eval_every=50),
+        }],
+        "large": [{
+            "model": {"kind": "cnn1d", "length": 40, "channels": [64, 64, 64, 64], "kernels": [5, 3, 3, 3],
+                      "strides": [1, 2, 1, 2], "paddings": [2, 1, 1, 1], "n_classes": 10},
+            "dense": {"epochs": 120, "lr": 2e-3, "batch_size": 64},
+            "finetune": _finetune(steps=2000, eval_every=100),
+        }],
+    }
+
+    def load_splits(self, params: Mapping[str, Any], seed: int) -> Splits:
+        return load_mnist1d_splits(seed)
+
+
+TASKS = (MlpDigits, CnnMnist1d)
