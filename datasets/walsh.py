@@ -34,13 +34,15 @@ def fast_walsh_hadamard(values: np.ndarray) -> np.ndarray:
 
 
 def parity(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    """Return <a, b> mod 2, the parity of the bits of a AND b, elementwise for integer arrays."""
+    """Return <a, b> mod 2, the parity of the bits of a AND b, elementwise (with broadcasting)."""
     bits = np.bitwise_and(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
-    result = np.zeros(bits.shape, dtype=np.int64)
-    while np.any(bits):
-        result ^= bits & 1
-        bits = bits >> 1
-    return result
+    return (np.bitwise_count(bits) & 1).astype(np.int64)
+
+
+def walsh_rows(times: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
+    """Return the submatrix H[times][:, frequencies] of +-1 entries (-1)^<t, k>."""
+    signs = parity(np.asarray(times)[:, None], np.asarray(frequencies)[None, :])
+    return 1.0 - 2.0 * signs
 
 
 def sparse_walsh_spectrum(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from theorybench.contracts import CellContext, CellOutput, Limits, Suite, Task
-from theorybench.datasets.walsh import fast_walsh_hadamard
+from theorybench.datasets.walsh import fast_walsh_hadamard, walsh_rows
 from theorybench.suites.sample_complexity.contract import (
     Ensemble,
     EnsembleProblem,
@@ -21,6 +21,7 @@ from theorybench.suites.sample_complexity.contract import (
     QueryOracle,
     SampleSet,
 )
+from theorybench.suites.sample_complexity.lp_solver import lp_cost, solve_lp_regression
 
 __all__ = [
     "Ensemble",
@@ -31,6 +32,9 @@ __all__ = [
     "SampleComplexitySuite",
     "SampleSet",
     "fast_walsh_hadamard",
+    "lp_cost",
+    "solve_lp_regression",
+    "walsh_rows",
 ]
 
 

@@ -58,6 +58,7 @@ SEARCH_METRICS = (
     Metric("exponent", "", "none", "value", "fitted exponent of mean excess error against n"),
     Metric("exponent_low", "", "none", "value", "low end of the bootstrap interval of the exponent"),
     Metric("exponent_high", "", "none", "value", "high end of the bootstrap interval of the exponent"),
+    Metric("theory_exponent", "", "none", "value", "the exponent theory predicts, when it predicts one"),
     Metric("theory_exponent_inside", "", "none", "value", "1 when the theoretical exponent lies in the interval, 0 when not"),
     Metric("censored", "", "min", "value", "1 when no n up to n_max passed"),
     Metric("monotone", "", "none", "value", "1 when no pass was seen below a probe that did not pass"),
@@ -112,6 +113,10 @@ class SampleComplexityTask(Task):
     def sweep(self, params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """Return the (label, parameters) of each size the cell searches; one size by default."""
         return [("", dict(params))]
+
+    def theory_exponent(self, params: Mapping[str, Any]) -> float | None:
+        """Return the exponent theory predicts at this instance (the class attribute by default)."""
+        return self.theoretical_exponent
 
     def sweep_metrics(self, per_size: list) -> dict[str, Any]:
         """Return metrics across the sizes of a sweep: (label, params, result, metrics) per size."""
@@ -187,10 +192,11 @@ def search_metrics(task: SampleComplexityTask, params: Mapping[str, Any], result
         "exponent": fit.exponent if fit else None,
         "exponent_low": fit.low if fit else None,
         "exponent_high": fit.high if fit else None,
+        "theory_exponent": task.theory_exponent(params),
         "theory_exponent_inside": None,
     }
     if fit is not None:
-        inside = fit.contains(task.theoretical_exponent)
+        inside = fit.contains(task.theory_exponent(params))
         metrics["theory_exponent_inside"] = None if inside is None else int(inside)
     return metrics
 

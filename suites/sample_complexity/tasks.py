@@ -6,6 +6,8 @@ from theorybench.suites.sample_complexity.base import SampleComplexityTask
 
 
 def all_tasks() -> list[SampleComplexityTask]:
+    from theorybench.suites.sample_complexity.lp_task import LpRegressionTask
     from theorybench.suites.sample_complexity.regression_task import SparseRegressionTask
+    from theorybench.suites.sample_complexity.walsh_task import SparseWalshTask
 
-    return [SparseRegressionTask()]
+    return [SparseWalshTask(), SparseRegressionTask(), LpRegressionTask()]
