@@ -1,0 +1,1 @@
+"""Baseline optimizers of the optimization suite, one module per family."""
