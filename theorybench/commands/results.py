@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from theorybench.errors import UsageError
@@ -37,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     board.add_argument("--suite-scores", action="store_true",
                        help="with csv, json or markdown: print the per-suite scores instead of the per-task rows")
     board.add_argument("--summary", action="store_true", help="with table: print only the suite score tables")
+    board.add_argument("--serve", action="store_true",
+                       help="serve the Streamlit leaderboard app on --address:--port instead of printing (needs the app extra)")
+    board.add_argument("--port", type=int, default=8501, help="with --serve: TCP port of the app (default: 8501)")
+    board.add_argument("--address", default="127.0.0.1",
+                       help="with --serve: address the app listens on (default: 127.0.0.1, this machine only)")
     board.set_defaults(handler=leaderboard_command)
 
     show = subparsers.add_parser("show", parents=[common], help="show one run's provenance and failures, or list the runs")
@@ -61,6 +67,8 @@ def _filtered_results(store: Store, args: argparse.Namespace, include_traceback:
 def leaderboard_command(args: argparse.Namespace) -> int:
     from theorybench.cli import console
 
+    if args.serve:
+        return serve_app(args)
     store = Store(args.store)
     registry = Registry()
     leaderboard = build_leaderboard(_filtered_results(store, args), registry.suites())
@@ -72,13 +80,70 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def leaderboard_app_path() -> Path:
+    """Return the Streamlit app's script, `leaderboard/app.py` beside the `theorybench` package."""
+    return Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"
+
+
+def serve_app(args: argparse.Namespace) -> int:
+    """Run `streamlit run leaderboard/app.py` in the foreground until it exits or is interrupted.
+
+    The store URL reaches the app through THEORYBENCH_STORE. The leaderboard's filter flags do
+    not apply here; the app has its own filters.
+    """
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    from theorybench.store import STORE_ENVIRONMENT_VARIABLE, default_store_url
+
+    app = leaderboard_app_path()
+    if not app.is_file():
+        raise UsageError(f"the leaderboard app is missing at {app}; --serve needs a source checkout (pip install -e '.[app]')")
+    if importlib.util.find_spec("streamlit") is None:
+        raise UsageError("streamlit is not installed; install the app extra: pip install -e '.[app]'")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port} is not a TCP port; give 1 to 65535")
+    store_url = args.store or default_store_url()
+    environment = dict(os.environ, **{STORE_ENVIRONMENT_VARIABLE: _absolute_sqlite_url(store_url)})
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", args.address, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    logger.info("serving the leaderboard of %s at http://%s:%d", store_url, args.address, args.port)
+    from theorybench.cli import EXIT_INFRASTRUCTURE, console
+
+    console.print(f"leaderboard of {store_url} at http://{args.address}:{args.port} (Ctrl+C stops it)", highlight=False)
+    completed = subprocess.run(command, env=environment, check=False)
+    if completed.returncode not in (0, -2, 130):
+        logger.error("streamlit exited with status %d", completed.returncode)
+        return EXIT_INFRASTRUCTURE
+    return 0
+
+
+def _absolute_sqlite_url(url: str) -> str:
+    """Return `url` with a relative SQLite path made absolute, so the app finds the same file."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    return parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
+
+
 def show_command(args: argparse.Namespace) -> int:
     from theorybench.cli import console
 
     store = Store(args.store)
     if args.run_id is None:
         table = Table(title=f"runs in {store.url}")
-        for column in ("run", "kind", "status", "tier", "started", "commit", "label", "command"):
+        table.add_column("run", no_wrap=True)
+        for column in ("kind", "status", "tier", "started", "commit", "label", "command"):
             table.add_column(column, overflow="fold")
         for run in store.runs():
             commit = (run.git_commit[:10] + ("+dirty" if run.git_dirty else "")) if run.git_commit else "-"
@@ -99,14 +164,15 @@ def show_command(args: argparse.Namespace) -> int:
         "packages": ", ".join(f"{name} {version}" for name, version in sorted(run.packages.items())),
     }
     for name, value in facts.items():
-        console.print(f"[bold]{name}[/bold]: {value}", highlight=False)
+        console.print(f"[bold]{name}[/bold]: " + escape(str(value)), highlight=False)
     failures = [row for row in rows if row["status"] not in ("ok", "skipped")]
     if failures:
         console.rule("failed cells")
     for row in failures:
         console.print(
-            f"[red]{row['status']}[/red] {row['suite']}/{row['task']} [{row['instance']}] {row['implementation']} "
-            f"trial {row['trial']}: {row['reason']}", highlight=False,
+            f"[red]{row['status']}[/red] "
+            + escape(f"{row['suite']}/{row['task']} [{row['instance']}] {row['implementation']} trial {row['trial']}: {row['reason']}"),
+            highlight=False,
         )
         if args.traceback and row.get("traceback"):
             console.print(row["traceback"], highlight=False, markup=False)
