@@ -170,6 +170,14 @@ class Suite:
         known = ", ".join(task.name for task in self.tasks())
         raise KeyError(f"suite {self.name!r} has no task {name!r} (known: {known})")
 
+    def smoke_instances(self, task: Task) -> list[dict[str, Any]]:
+        """Return the tiny parameter sets `theorybench validate` smoke-runs a new implementation on.
+
+        The default is the first quick-tier instance of the task (none when the task has no quick
+        tier). Suites override this to offer smaller instances than their quick tier.
+        """
+        return task.instances("quick")[:1]
+
     def trials(self, tier: str) -> int:
         return int(self.trials_per_tier.get(tier, 1))
 
