@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.logging import RichHandler
 
 from theorybench.errors import TheoryBenchError
@@ -30,8 +31,8 @@ EXIT_INTERRUPTED = 130
 #: Modules under theorybench.commands; each defines `register(subparsers, common_parser)`.
 COMMAND_MODULES = ("listing", "run", "results", "submit", "compare")
 
-console = Console()
-error_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+error_console = Console(stderr=True, soft_wrap=True)
 
 
 def _common_parser() -> argparse.ArgumentParser:
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or EXIT_OK)
     except TheoryBenchError as error:
-        error_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        error_console.print("[bold red]error:[/bold red] " + escape(str(error)), highlight=False)
         return error.exit_code
     except KeyboardInterrupt:
         error_console.print("interrupted")

@@ -42,8 +42,9 @@ def resolve_device(device: str) -> str:
 def plan_cells(registry: Registry, request: PlanRequest, added: Sequence[ImplementationRef] = ()) -> tuple[list[Cell], list[ImplementationRef]]:
     """Return the cells of the request and the implementations they use.
 
-    Implementation filters are names; modules added by path always take part. Unknown suite,
-    task or implementation names raise UsageError listing the known ones.
+    Without implementation names every implementation takes part, those of modules added by path
+    included; with names, only the named ones do. Unknown suite, task or implementation names
+    raise UsageError listing the known ones.
     """
     if request.tier not in TIERS:
         raise UsageError(f"unknown tier {request.tier!r}; choose one of {', '.join(TIERS)}")
@@ -66,7 +67,6 @@ def plan_cells(registry: Registry, request: PlanRequest, added: Sequence[Impleme
         raise UsageError(
             f"unknown implementation {', '.join(sorted(unknown_names))}; known: {', '.join(sorted(known_names))}"
         )
-    added_keys = {(ref.suite, ref.name) for ref in added}
 
     cells: list[Cell] = []
     used: dict[tuple[str, str], ImplementationRef] = {}
@@ -79,7 +79,7 @@ def plan_cells(registry: Registry, request: PlanRequest, added: Sequence[Impleme
         trials = request.trials or suite.trials(request.tier)
         refs = [
             ref for ref in registry.implementations(suite.name)
-            if not request.implementations or ref.name in request.implementations or (ref.suite, ref.name) in added_keys
+            if not request.implementations or ref.name in request.implementations
         ]
         for task in suite.tasks():
             if request.tasks and task.name not in request.tasks:

@@ -9,6 +9,7 @@ import math
 from typing import Any, Iterable, Mapping, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from theorybench.contracts import Suite
@@ -65,7 +66,7 @@ def print_leaderboard(console: Console, leaderboard: Leaderboard, suites: Mappin
             table.add_column(column, justify="right" if column not in ("implementation",) else "left")
         for entry in scores:
             table.add_row(
-                str(entry.rank), entry.implementation, f"{entry.score:.3f}", format_number(entry.geometric_mean_ratio),
+                str(entry.rank), escape(entry.implementation), f"{entry.score:.3f}", format_number(entry.geometric_mean_ratio),
                 f"{entry.solved}/{entry.problems}", str(entry.failed_cells),
             )
         console.print(table)
@@ -76,14 +77,15 @@ def print_leaderboard(console: Console, leaderboard: Leaderboard, suites: Mappin
             task_rows = [row for row in rows if row.task == task_name]
             columns = _row_columns(task_rows, suites)
             bound = task_rows[0].bound
-            task_table = Table(title=f"{suite_name}/{task_name}" + (f" — bound: {bound}" if bound else ""), title_justify="left")
+            title = f"{suite_name}/{task_name}" + (f" — bound: {bound}" if bound else "")
+            task_table = Table(title=escape(title), title_justify="left")
             for column in ("instance", "implementation", "status", "score", *columns):
                 task_table.add_column(column, overflow="fold")
             for row in task_rows:
                 status = row.status if row.status == "ok" else f"[red]{row.status}[/red] ({row.failed}/{row.trials})"
                 task_table.add_row(
-                    row.instance, row.implementation, status, format_number(row.score),
-                    *(format_number(row.metrics.get(column)) for column in columns),
+                    escape(row.instance), escape(row.implementation), status, format_number(row.score),
+                    *(escape(format_number(row.metrics.get(column))) for column in columns),
                 )
             console.print(task_table)
 

@@ -17,7 +17,7 @@ import os
 import resource
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -115,8 +115,12 @@ def _is_memory_error(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and ("can't allocate memory" in message or "out of memory" in message)
 
 
-def execute_cell(cell: Cell, enforce_memory_limit: bool = True) -> CellResult:
-    """Run one cell in this process and return its result; faults of the implementation never raise."""
+def execute_cell(cell: Cell, enforce_memory_limit: bool = True, on_start: Callable[[], None] | None = None) -> CellResult:
+    """Run one cell in this process and return its result; faults of the implementation never raise.
+
+    `on_start` is called once the suite and the implementation are loaded, right before the
+    cell's own work starts; the local executor starts the cell's wall-clock limit there.
+    """
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
     result = CellResult(cell=cell, status="ok", started_at=started, worker_pid=os.getpid())
@@ -135,6 +139,8 @@ def execute_cell(cell: Cell, enforce_memory_limit: bool = True) -> CellResult:
         if enforce_memory_limit and not cell.device.startswith("cuda"):
             _set_memory_limit(cell.limits.memory_mb)
             limit_set = True
+        if on_start is not None:
+            on_start()
         implementation = implementation_class()
         output = suite.run_cell(context, implementation)
         if not isinstance(output, CellOutput):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rich.markup import escape
 from rich.table import Table
 
 from theorybench.contracts import TIERS
@@ -45,14 +46,14 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
 
     for suite in suites:
-        console.rule(f"[bold]{suite.name}[/bold] — {suite.summary}")
+        console.rule(f"[bold]{escape(suite.name)}[/bold] — {escape(suite.summary)}")
         tasks = Table(title="tasks", title_justify="left")
         for column in ("task", "bound", "score metric", *[f"{tier} instances" for tier in TIERS], "summary"):
             tasks.add_column(column, overflow="fold")
         for task in suite.tasks():
             tasks.add_row(
-                task.name, task.bound, task.score_metric,
-                *[str(len(task.instances(tier))) for tier in TIERS], task.summary,
+                escape(task.name), escape(task.bound), escape(task.score_metric),
+                *[str(len(task.instances(tier))) for tier in TIERS], escape(task.summary),
             )
         console.print(tasks)
         implementations = Table(title="implementations", title_justify="left")
@@ -60,8 +61,8 @@ def run_list(args: argparse.Namespace) -> int:
             implementations.add_column(column, overflow="fold")
         for ref in registry.implementations(suite.name):
             implementations.add_row(
-                ref.name, str(ref.metadata.get("version", "")), ",".join(ref.metadata.get("devices", [])),
-                ref.origin, str(ref.metadata.get("reference", "")),
+                escape(ref.name), escape(str(ref.metadata.get("version", ""))), ",".join(ref.metadata.get("devices", [])),
+                ref.origin, escape(str(ref.metadata.get("reference", ""))),
             )
         console.print(implementations)
     return 0

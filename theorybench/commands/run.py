@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from theorybench.contracts import TIERS
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     add_plan_arguments(parser)
     parser.add_argument("--impl", action="append", default=[], metavar="NAME_OR_PATH",
-                        help="a .py path adds that implementation module; a name restricts the run to it (repeatable)")
+                        help="a .py path adds that implementation module; names restrict the run to the named implementations (repeatable)")
     parser.add_argument("--resume", metavar="RUN_ID", default=None,
                         help="finish an interrupted run: execute only its cells without a stored result")
     parser.add_argument("--label", default="", help="a free-form label stored with the run (a tag or a note)")
@@ -93,12 +94,13 @@ def report_failures(console, summary: RunSummary) -> None:
     for result in summary.failures:
         cell = result.cell
         console.print(
-            f"[red]{result.status}[/red] {cell.suite}/{cell.task} [{cell.instance}] {cell.implementation} "
-            f"trial {cell.trial}: {result.reason}", highlight=False,
+            f"[red]{result.status}[/red] "
+            + escape(f"{cell.suite}/{cell.task} [{cell.instance}] {cell.implementation} trial {cell.trial}: {result.reason}"),
+            highlight=False,
         )
     if summary.skipped:
         reasons = sorted({result.reason for result in summary.skipped})
-        console.print(f"{len(summary.skipped)} cells skipped: {'; '.join(reasons)}", highlight=False)
+        console.print(escape(f"{len(summary.skipped)} cells skipped: {'; '.join(reasons)}"), highlight=False)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 BASE_PRELOAD = ("numpy", "scipy", "torch", "theorybench.worker")
 POLL_INTERVAL_S = 0.05
+#: Time a worker may take to import a cell's suite and implementation before the cell's own
+#: wall-clock limit starts.
+LOAD_GRACE_S = 120.0
 #: The parent kills a worker whose RSS passes the cell's limit by this factor; below it the
 #: worker's own RLIMIT_DATA makes the allocation fail with a MemoryError first.
 RSS_BACKSTOP_FACTOR = 1.25
@@ -56,7 +59,7 @@ def _worker_main(connection: multiprocessing.connection.Connection, preload: tup
             return
         if message is None:
             return
-        result = execute_cell(message)
+        result = execute_cell(message, on_start=lambda: connection.send(("started", None)))
         try:
             connection.send(("result", result))
         except (OSError, ValueError, TypeError) as error:
@@ -170,7 +173,7 @@ class LocalExecutor:
         worker.cell = cell
         worker.started = time.monotonic()
         worker.started_at = dt.datetime.now(dt.timezone.utc)
-        worker.deadline = worker.started + cell.limits.timeout_s
+        worker.deadline = worker.started + LOAD_GRACE_S + cell.limits.timeout_s
         try:
             worker.connection.send(cell)
         except (OSError, ValueError) as error:
@@ -191,6 +194,8 @@ class LocalExecutor:
                 if result is not None:
                     yield result
                     continue
+                if worker.cell is not None and worker.process.is_alive() and worker.connection.poll(0):
+                    continue
             if worker.process.sentinel in ready or not worker.process.is_alive():
                 yield self._crashed(worker)
                 continue
@@ -205,13 +210,16 @@ class LocalExecutor:
                                     f"(RSS grew by {rss / 2**20:.0f} MB); the worker was killed")
 
     def _receive(self, worker: _Worker) -> CellResult | None:
+        """Read one message; return the result, or None after a start notice or a closed pipe."""
         try:
             kind, result = worker.connection.recv()
         except (EOFError, OSError):
             return None
-        worker.cell = None
-        if kind != "result":
+        if kind == "started":
+            assert worker.cell is not None
+            worker.deadline = time.monotonic() + worker.cell.limits.timeout_s
             return None
+        worker.cell = None
         return result
 
     def _crashed(self, worker: _Worker) -> CellResult:
