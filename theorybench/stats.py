@@ -242,129 +242,27 @@ def power_law_exponent_interval(
     return exponent, low, high
 
 
-def log_log_slope_range(x: Sequence[float], lows: Sequence[float], highs: Sequence[float]) -> tuple[float, float, float]:
-    """Return the least-squares slope of log y against log x, with y known only within [low, high].
+def log_log_slope_range(
+    x: Sequence[float], values: Sequence[float], lows: Sequence[float], highs: Sequence[float]
+) -> tuple[float, float, float]:
+    """Return the least-squares slope of log values against log x, and its range over intervals.
 
-    x, lows, highs: (m,), m >= 2. The point estimate uses the geometric midpoints; the range is
-    the smallest and largest slope over every choice of an interval end per point (2^m fits), so
-    it contains the slope of every y inside the intervals for m = 2 and bounds it at the corners
-    otherwise.
+    x, values, lows, highs: (m,), m >= 2, with lows <= values <= highs. The range is the smallest
+    and largest slope over every choice of an interval end per point (2^m fits). A least-squares
+    slope is linear in the log values, so its extremes over the box of intervals sit at corners:
+    the range contains the slope of every choice of points inside the intervals.
     """
     x = np.log(np.asarray(x, dtype=float))
+    values = np.log(np.asarray(values, dtype=float))
     lows = np.log(np.asarray(lows, dtype=float))
     highs = np.log(np.asarray(highs, dtype=float))
-    if x.size < 2 or not (x.shape == lows.shape == highs.shape):
-        raise ValueError("a slope needs at least two points with matching low and high ends")
-    slope_mid = float(np.polyfit(x, (lows + highs) / 2.0, 1)[0])
+    if x.size < 2 or not (x.shape == values.shape == lows.shape == highs.shape):
+        raise ValueError("a slope needs at least two points with matching values, low and high ends")
+    slope = float(np.polyfit(x, values, 1)[0])
     corners = np.array(np.meshgrid(*[[0, 1]] * x.size, indexing="ij")).reshape(x.size, -1).T
     slopes = [float(np.polyfit(x, np.where(choice == 1, highs, lows), 1)[0]) for choice in corners]
-    return slope_mid, min(slopes), max(slopes)
+    return slope, min(slopes), max(slopes)
 
-
-# ---------------------------------------------------------------------------------------------
-# Convergence rates (optimization)
-# ---------------------------------------------------------------------------------------------
-
-
-def _slopes(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Least-squares slopes of y on x along `axis` (both of the same shape)."""
-    x_centered = x - x.mean(axis=axis, keepdims=True)
-    y_centered = y - y.mean(axis=axis, keepdims=True)
-    variance = (x_centered * x_centered).sum(axis=axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (x_centered * y_centered).sum(axis=axis) / variance
-
-
-def linear_rate(
-    steps: Sequence[float],
-    measures: Sequence[float],
-    confidence_level: float = 0.95,
-    n_resamples: int = 999,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Return (rate, low, high): the per-step factor of a linearly converging sequence.
-
-    steps: (n,) iteration numbers or oracle calls; measures: (n,) positive progress measures.
-    The rate is exp(slope) of the least-squares line of ln(measure) against steps, so a
-    measure that shrinks as C * rate^k gives back `rate`. [low, high] is a percentile
-    bootstrap interval (scipy.stats.bootstrap, pairs resampled) at `confidence_level`.
-    Returns NaNs when fewer than 3 distinct steps carry a positive finite measure.
-    """
-    steps = np.asarray(steps, dtype=float)
-    measures = np.asarray(measures, dtype=float)
-    if steps.shape != measures.shape:
-        raise ValueError(f"steps {steps.shape} and measures {measures.shape} differ in shape")
-    keep = np.isfinite(steps) & np.isfinite(measures) & (measures > 0)
-    steps, logs = steps[keep], np.log(measures[keep])
-    if np.unique(steps).size < 3:
-        return math.nan, math.nan, math.nan
-    slope = float(_slopes(steps, logs))
-    result = scipy_stats.bootstrap(
-        (steps, logs),
-        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        confidence_level=confidence_level,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
-    return math.exp(slope), float(np.exp(np.nan_to_num(low, nan=slope))), float(np.exp(np.nan_to_num(high, nan=slope)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Pruning: intervals over seeds, area under accuracy against compression, sparsity within a drop
-# ---------------------------------------------------------------------------------------------
-
-
-def mean_confidence_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Return (mean, low, high): the mean and its Student-t interval at `confidence`.
-
-    values: (n,) one figure per seed; non-finite entries are dropped. With one finite value the
-    interval is (mean, mean); with none, all three are NaN.
-    """
-    array = np.asarray(values, dtype=float)
-    array = array[np.isfinite(array)]
-    if array.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(array.mean())
-    if array.size == 1:
-        return mean, mean, mean
-    sem = float(scipy_stats.sem(array))
-    if sem == 0.0:
-        return mean, mean, mean
-    low, high = scipy_stats.t.interval(confidence, df=array.size - 1, loc=mean, scale=sem)
-    return mean, float(low), float(high)
-
-
-def normalized_trapezoid_area(x: Sequence[float], y: Sequence[float]) -> float:
-    """Return the trapezoid area under y(x) divided by the width of x, so a constant y gives y.
-
-    x: (n,) increasing abscissas (n >= 2); y: (n,). Used for accuracy against log2 compression
-    ratio, where the result reads as a mean accuracy over the compression range.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x {x.shape} and y {y.shape} must be equal shapes of at least 2 points")
-    if np.any(np.diff(x) <= 0):
-        raise ValueError("x must be strictly increasing")
-    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
-
-
-def largest_sparsity_within(
-    sparsities: Sequence[float], accuracies: Sequence[float], dense_accuracy: float, max_drop: float
-) -> float:
-    """Return the largest sparsity whose accuracy is at least dense_accuracy - max_drop, else 0.
-
-    sparsities: (n,); accuracies: (n,). Each sparsity is judged on its own, so a noisy dip at a
-    lower sparsity does not hide a higher one that stays within the drop.
-    """
-    sparsities = np.asarray(sparsities, dtype=float)
-    accuracies = np.asarray(accuracies, dtype=float)
-    within = np.isfinite(accuracies) & (accuracies >= dense_accuracy - max_drop - 1e-12)
-    return float(sparsities[within].max()) if within.any() else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,3 +394,109 @@ def change_points(values: Sequence[float], penalty: float | None = None, min_siz
         return []
     breakpoints = ruptures.Pelt(model="l2", min_size=min_size, jump=1).fit(y.reshape(-1, 1)).predict(pen=penalty)
     return [int(index) for index in breakpoints if index < y.size]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pruning: intervals over seeds, area under accuracy against compression, sparsity within a drop
+# ---------------------------------------------------------------------------------------------
+
+
+def mean_confidence_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Return (mean, low, high): the mean and its Student-t interval at `confidence`.
+
+    values: (n,) one figure per seed; non-finite entries are dropped. With one finite value the
+    interval is (mean, mean); with none, all three are NaN.
+    """
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(array.mean())
+    if array.size == 1:
+        return mean, mean, mean
+    sem = float(scipy_stats.sem(array))
+    if sem == 0.0:
+        return mean, mean, mean
+    low, high = scipy_stats.t.interval(confidence, df=array.size - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
+
+
+def normalized_trapezoid_area(x: Sequence[float], y: Sequence[float]) -> float:
+    """Return the trapezoid area under y(x) divided by the width of x, so a constant y gives y.
+
+    x: (n,) increasing abscissas (n >= 2); y: (n,). Used for accuracy against log2 compression
+    ratio, where the result reads as a mean accuracy over the compression range.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"x {x.shape} and y {y.shape} must be equal shapes of at least 2 points")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("x must be strictly increasing")
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def largest_sparsity_within(
+    sparsities: Sequence[float], accuracies: Sequence[float], dense_accuracy: float, max_drop: float
+) -> float:
+    """Return the largest sparsity whose accuracy is at least dense_accuracy - max_drop, else 0.
+
+    sparsities: (n,); accuracies: (n,). Each sparsity is judged on its own, so a noisy dip at a
+    lower sparsity does not hide a higher one that stays within the drop.
+    """
+    sparsities = np.asarray(sparsities, dtype=float)
+    accuracies = np.asarray(accuracies, dtype=float)
+    within = np.isfinite(accuracies) & (accuracies >= dense_accuracy - max_drop - 1e-12)
+    return float(sparsities[within].max()) if within.any() else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Convergence rates (optimization)
+# ---------------------------------------------------------------------------------------------
+
+
+def _slopes(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Least-squares slopes of y on x along `axis` (both of the same shape)."""
+    x_centered = x - x.mean(axis=axis, keepdims=True)
+    y_centered = y - y.mean(axis=axis, keepdims=True)
+    variance = (x_centered * x_centered).sum(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (x_centered * y_centered).sum(axis=axis) / variance
+
+
+def linear_rate(
+    steps: Sequence[float],
+    measures: Sequence[float],
+    confidence_level: float = 0.95,
+    n_resamples: int = 999,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Return (rate, low, high): the per-step factor of a linearly converging sequence.
+
+    steps: (n,) iteration numbers or oracle calls; measures: (n,) positive progress measures.
+    The rate is exp(slope) of the least-squares line of ln(measure) against steps, so a
+    measure that shrinks as C * rate^k gives back `rate`. [low, high] is a percentile
+    bootstrap interval (scipy.stats.bootstrap, pairs resampled) at `confidence_level`.
+    Returns NaNs when fewer than 3 distinct steps carry a positive finite measure.
+    """
+    steps = np.asarray(steps, dtype=float)
+    measures = np.asarray(measures, dtype=float)
+    if steps.shape != measures.shape:
+        raise ValueError(f"steps {steps.shape} and measures {measures.shape} differ in shape")
+    keep = np.isfinite(steps) & np.isfinite(measures) & (measures > 0)
+    steps, logs = steps[keep], np.log(measures[keep])
+    if np.unique(steps).size < 3:
+        return math.nan, math.nan, math.nan
+    slope = float(_slopes(steps, logs))
+    result = scipy_stats.bootstrap(
+        (steps, logs),
+        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return math.exp(slope), float(np.exp(np.nan_to_num(low, nan=slope))), float(np.exp(np.nan_to_num(high, nan=slope)))

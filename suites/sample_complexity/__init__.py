@@ -58,10 +58,13 @@ class SampleComplexitySuite(Suite):
         return all_tasks()
 
     def run_cell(self, context: CellContext, implementation: Learner) -> CellOutput:
-        from theorybench.suites.sample_complexity.base import run_sample_complexity_cell
+        from theorybench.suites.sample_complexity.base import run_sample_complexity_cell, single_threaded
 
         task = self.task(context.cell.task)
-        return run_sample_complexity_cell(context, task, implementation)
+        # The executor runs one cell per core; a multi-threaded BLAS or torch inside each cell
+        # oversubscribes the cores and slows the small solves of this suite many times over.
+        with single_threaded():
+            return run_sample_complexity_cell(context, task, implementation)
 
     def summarize(self, task: Task, params: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         from theorybench.suites.sample_complexity.base import summarize_trials

@@ -7,10 +7,11 @@ trials on that instance, each with data, noise and learner seeds derived from th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 
@@ -216,6 +217,26 @@ def search_curves(result: protocol.SearchResult, confidence: float, suffix: str 
     ):
         curves.append(Curve(f"{key}{suffix}", "n", label, list(n), list(curve[key])))
     return curves
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Limit BLAS/OpenMP pools (threadpoolctl) and torch's intra-op pool to one thread inside the block."""
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import torch
+    except ImportError:  # torch is a dependency, but the suite's numpy tasks run without it
+        torch = None
+    previous = torch.get_num_threads() if torch is not None else None
+    with threadpool_limits(limits=1):
+        if torch is not None:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(previous)
 
 
 def run_sample_complexity_cell(context: CellContext, task: SampleComplexityTask, learner: Learner) -> CellOutput:

@@ -107,10 +107,14 @@ class QueryOracle(Problem):
 
 @dataclasses.dataclass
 class Ensemble:
-    """An ensemble: members map inputs (m, k) to real outputs (m, k); `rounding` maps their mean to bits."""
+    """An ensemble of trained members and the rounding of their mean output to bits.
+
+    Each member maps inputs (m, k) to real outputs (m, k). The harness averages the members'
+    outputs and calls `rounding(inputs, mean_outputs)`, which returns (m, k) bits in {0, 1}.
+    """
 
     members: Sequence[Callable[[np.ndarray], np.ndarray]]
-    rounding: Callable[[np.ndarray], np.ndarray]
+    rounding: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class EnsembleProblem(Problem):
