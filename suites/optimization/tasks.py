@@ -151,9 +151,9 @@ class LeastSquares(OptimizationTask):
     leaderboard_metrics = ("ert_1e-04", "ert_1e-08", "rate", "theoretical_rate", "lower_bound_rate")
     tiers = {
         "quick": [
-            {"data": "synthetic", "n": 200, "d": 50, "kappa": 100.0, "budget": 1000},
-            {"data": "synthetic", "n": 200, "d": 50, "kappa": 10000.0, "budget": 1500},
-            {"data": "diabetes", "budget": 1500},
+            {"data": "synthetic", "n": 200, "d": 50, "kappa": 100.0, "budget": 600},
+            {"data": "synthetic", "n": 200, "d": 50, "kappa": 10000.0, "budget": 1000},
+            {"data": "diabetes", "budget": 1000},
         ],
         "standard": [
             {"data": "synthetic", "n": 2000, "d": 500, "kappa": 100.0, "budget": 5000},
@@ -226,7 +226,7 @@ class LogisticL2(OptimizationTask):
     score_metric = "calls_to_1e-06"
     leaderboard_metrics = ("ert_1e-04", "ert_1e-08", "rate", "theoretical_rate", "lower_bound_rate")
     tiers = {
-        "quick": [{"data": "breast_cancer", "l2": 0.01, "budget": 1500}],
+        "quick": [{"data": "breast_cancer", "l2": 0.01, "budget": 1000}],
         "standard": [
             {"data": "breast_cancer", "l2": 0.01, "budget": 5000},
             {"data": "breast_cancer", "l2": 0.001, "budget": 20000},
@@ -316,8 +316,8 @@ class SeparableLogistic(OptimizationTask):
     leaderboard_metrics = ("ert_separated", "ert_margin_gap_0.5", "ert_margin_gap_0.1", "final_normalized_margin")
     tiers = {
         "quick": [
-            {"data": "synthetic", "n": 200, "d": 20, "margin": 0.1, "budget": 1000},
-            {"data": "digits", "classes": [3, 8], "budget": 1000},
+            {"data": "synthetic", "n": 200, "d": 20, "margin": 0.1, "budget": 500},
+            {"data": "digits", "classes": [3, 8], "budget": 500},
         ],
         "standard": [
             {"data": "synthetic", "n": 2000, "d": 100, "margin": 0.05, "budget": 10000},
@@ -403,8 +403,8 @@ class LassoTask(OptimizationTask):
     leaderboard_metrics = ("ert_1e-04", "ert_1e-08", "rate")
     tiers = {
         "quick": [
-            {"data": "synthetic", "n": 100, "d": 200, "n_nonzero": 10, "l1_ratio": 0.1, "budget": 1000},
-            {"data": "diabetes", "l1_ratio": 0.05, "budget": 1000},
+            {"data": "synthetic", "n": 100, "d": 200, "n_nonzero": 10, "l1_ratio": 0.1, "budget": 500},
+            {"data": "diabetes", "l1_ratio": 0.05, "budget": 500},
         ],
         "standard": [
             {"data": "synthetic", "n": 500, "d": 2000, "n_nonzero": 20, "l1_ratio": 0.05, "budget": 10000},
