@@ -151,6 +151,7 @@ def execute_cell(cell: Cell, enforce_memory_limit: bool = True, on_start: Callab
             for curve in output.curves
         ]
         result.info = _plain(output.info)
+        result.info.setdefault("threads", _torch_threads())
     except InvalidOutput as error:
         result.status, result.reason = "invalid", str(error)
         result.traceback = traceback.format_exc()
@@ -175,6 +176,12 @@ def _finish(result: CellResult, clock: float) -> CellResult:
     result.wall_s = time.perf_counter() - clock
     result.finished_at = dt.datetime.now(dt.timezone.utc)
     return result
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _cuda_available() -> bool:

@@ -39,10 +39,11 @@ LOAD_GRACE_S = 120.0
 RSS_BACKSTOP_FACTOR = 1.25
 
 
-def _worker_main(connection: multiprocessing.connection.Connection, preload: tuple[str, ...]) -> None:
+def _worker_main(connection: multiprocessing.connection.Connection, preload: tuple[str, ...], threads: int) -> None:
     import importlib
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _fix_threads(threads)
     for module in preload:
         try:
             importlib.import_module(module)
@@ -68,6 +69,15 @@ def _worker_main(connection: multiprocessing.connection.Connection, preload: tup
             connection.send(("result", fallback))
 
 
+def _fix_threads(threads: int) -> None:
+    """Fix the thread count of torch and of numpy's BLAS in this worker, so workers do not oversubscribe."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
 @dataclasses.dataclass
 class _Worker:
     process: Any
@@ -85,8 +95,15 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, preload: tuple[str, ...] = (), start_method: str = "forkserver"):
+    def __init__(
+        self,
+        workers: int | None = None,
+        preload: tuple[str, ...] = (),
+        start_method: str = "forkserver",
+        threads: int | None = None,
+    ):
         self.workers = max(1, workers or min(2, os.cpu_count() or 1))
+        self.threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self.preload = tuple(dict.fromkeys(BASE_PRELOAD + tuple(preload)))
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
@@ -97,7 +114,7 @@ class LocalExecutor:
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker_main, args=(child_end, self.preload), daemon=True)
+        process = self._context.Process(target=_worker_main, args=(child_end, self.preload, self.threads), daemon=True)
         try:
             process.start()
         except OSError as error:
