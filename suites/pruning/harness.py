@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.utils.prune
 from torch import nn
 
 from theorybench.contracts import CellContext
@@ -125,6 +126,21 @@ def _check_round_trip(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> No
     check_masks_match_zeros(restored, masks, "after a state_dict round trip")
 
 
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copy every parameter and buffer by name (not through state_dict, which modules can hook)."""
+    tensors = dict(model.named_parameters())
+    tensors.update(model.named_buffers())
+    return {name: tensor.detach().clone() for name, tensor in tensors.items()}
+
+
+def _restore(model: nn.Module, snapshot: Mapping[str, torch.Tensor]) -> None:
+    tensors = dict(model.named_parameters())
+    tensors.update(model.named_buffers())
+    with torch.no_grad():
+        for name, tensor in tensors.items():
+            tensor.copy_(snapshot[name])
+
+
 def _calibration(context: CellContext, splits: Splits, settings: CellSettings) -> CalibrationLoader:
     rng = context.rng("calibration")
     size = settings.recipe.batch_size
@@ -205,15 +221,15 @@ def prune_at(
     accuracy_before = accuracy(model, tensors["x_test"], tensors["y_test"])
 
     # Fine-tune with what the pruner left; validation accuracy picks the checkpoint.
-    best = {"val": accuracy(model, tensors["x_val"], tensors["y_val"]), "step": 0, "state": copy.deepcopy(model.state_dict())}
+    best = {"val": accuracy(model, tensors["x_val"], tensors["y_val"]), "step": 0, "state": _snapshot(model)}
 
     def checkpoint(step: int) -> None:
         val = accuracy(model, tensors["x_val"], tensors["y_val"])
         if val > best["val"]:
-            best.update(val=val, step=step, state=copy.deepcopy(model.state_dict()))
+            best.update(val=val, step=step, state=_snapshot(model))
 
     handle._run(masks, handle.steps_left, every=settings.eval_every, on_checkpoint=checkpoint)
-    model.load_state_dict(best["state"])
+    _restore(model, best["state"])
     check_masks_match_zeros(model, masks, f"after fine-tuning at {sparsity:g}")
     _check_round_trip(model, masks)
     accuracy_after = accuracy(model, tensors["x_test"], tensors["y_test"])

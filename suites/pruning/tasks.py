@@ -62,7 +62,11 @@ BOUND = (
 
 
 class PruningTask(Task):
-    """A (model, data) pair the pruners compress; subclasses set the data and the tiers."""
+    """A (model, data) pair the pruners compress; subclasses set the data, the model and the tiers.
+
+    Every instance has `epochs` (dense training) and `ft_steps` (the fine-tuning budget per
+    target sparsity); the subclasses add the model's size.
+    """
 
     metrics = _per_sparsity_metrics() + COMMON_METRICS
     score_metric = "auc_log2_compression"
@@ -76,52 +80,40 @@ class PruningTask(Task):
     )
     devices = ("cpu",)
     sparsities: ClassVar[tuple[float, ...]] = SPARSITIES
+    dense_lr: ClassVar[float] = 3e-3
 
     def load_splits(self, params: Mapping[str, Any], seed: int) -> Splits:
         raise NotImplementedError
 
     def model_spec(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(params["model"])
+        raise NotImplementedError
 
     def dense_recipe(self, params: Mapping[str, Any]) -> DenseRecipe:
-        return DenseRecipe(**params["dense"])
+        return DenseRecipe(epochs=int(params["epochs"]), lr=self.dense_lr, batch_size=64)
 
     def settings(self, params: Mapping[str, Any]) -> CellSettings:
-        finetune = dict(params["finetune"])
+        steps = int(params["ft_steps"])
         return CellSettings(
             sparsities=self.sparsities,
-            finetune_steps=int(finetune.pop("steps")),
-            eval_every=int(finetune.pop("eval_every")),
-            calibration_batches=int(finetune.pop("calibration_batches")),
-            recipe=FineTuneRecipe(**finetune),
+            finetune_steps=steps,
+            eval_every=max(1, steps // 4),
+            calibration_batches=4,
+            recipe=FineTuneRecipe(lr=0.05, momentum=0.9, weight_decay=5e-4, batch_size=64),
         )
-
-
-def _finetune(steps: int, eval_every: int, lr: float = 0.05) -> dict[str, Any]:
-    return {"steps": steps, "eval_every": eval_every, "calibration_batches": 4, "lr": lr, "momentum": 0.9,
-            "weight_decay": 5e-4, "batch_size": 64}
 
 
 class MlpDigits(PruningTask):
     name = "mlp_digits"
     summary = "ReLU multilayer perceptron on scikit-learn's 8x8 digits (1,797 images, 60/20/20 split)"
     tiers = {
-        "quick": [{
-            "model": {"kind": "mlp", "in_features": 64, "hidden": [128, 128], "n_classes": 10},
-            "dense": {"epochs": 40, "lr": 3e-3, "batch_size": 64},
-            "finetune": _finetune(steps=200, eval_every=50),
-        }],
-        "standard": [{
-            "model": {"kind": "mlp", "in_features": 64, "hidden": [256, 256], "n_classes": 10},
-            "dense": {"epochs": 60, "lr": 2e-3, "batch_size": 64},
-            "finetune": _finetune(steps=600, eval_every=50),
-        }],
-        "large": [{
-            "model": {"kind": "mlp", "in_features": 64, "hidden": [512, 512, 512], "n_classes": 10},
-            "dense": {"epochs": 100, "lr": 1e-3, "batch_size": 64},
-            "finetune": _finetune(steps=2000, eval_every=100),
-        }],
+        "quick": [{"hidden": 128, "layers": 2, "epochs": 40, "ft_steps": 200}],
+        "standard": [{"hidden": 256, "layers": 2, "epochs": 60, "ft_steps": 800}],
+        "large": [{"hidden": 512, "layers": 3, "epochs": 100, "ft_steps": 2000}],
     }
+
+    def model_spec(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        hidden = [int(params["hidden"])] * int(params["layers"])
+        return {"kind": "mlp", "in_features": 64, "hidden": hidden, "n_classes": 10}
 
     def load_splits(self, params: Mapping[str, Any], seed: int) -> Splits:
         return load_digits_splits(seed)
@@ -129,27 +121,27 @@ class MlpDigits(PruningTask):
 
 class CnnMnist1d(PruningTask):
     name = "cnn_mnist1d"
-    summary = "1-D CNN (three Conv1d layers, strided and padded) on MNIST-1D generated locally (5,000 sequences of length 40, 60/20/20 split)"
+    summary = (
+        "1-D CNN (Conv1d k=5 s=1 p=2, two Conv1d k=3 s=2 p=1, then Linear) on MNIST-1D generated "
+        "locally (5,000 sequences of length 40, 60/20/20 split)"
+    )
     tiers = {
-        "quick": [{
-            "model": {"kind": "cnn1d", "length": 40, "channels": [32, 32, 32], "kernels": [5, 3, 3],
-                      "strides": [1, 2, 2], "paddings": [2, 1, 1], "n_classes": 10},
-            "dense": {"epochs": 60, "lr": 3e-3, "batch_size": 64},
-            "finetune": _finetune(steps=200, eval_every=50),
-        }],
-        "standard": [{
-            "model": {"kind": "cnn1d", "length": 40, "channels": [64, 64, 64], "kernels": [5, 3, 3],
-                      "strides": [1, 2, 2], "paddings": [2, 1, 1], "n_classes": 10},
-            "dense": {"epochs": 80, "lr": 2e-3, "batch_size": 64},
-            "finetune": _finetune(steps=600, eval_every=50),
-        }],
-        "large": [{
-            "model": {"kind": "cnn1d", "length": 40, "channels": [64, 64, 64, 64], "kernels": [5, 3, 3, 3],
-                      "strides": [1, 2, 1, 2], "paddings": [2, 1, 1, 1], "n_classes": 10},
-            "dense": {"epochs": 120, "lr": 2e-3, "batch_size": 64},
-            "finetune": _finetune(steps=2000, eval_every=100),
-        }],
+        "quick": [{"channels": 32, "epochs": 60, "ft_steps": 200}],
+        "standard": [{"channels": 64, "epochs": 80, "ft_steps": 800}],
+        "large": [{"channels": 128, "epochs": 120, "ft_steps": 2000}],
     }
+
+    def model_spec(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        channels = int(params["channels"])
+        return {
+            "kind": "cnn1d",
+            "length": 40,
+            "channels": [channels] * 3,
+            "kernels": [5, 3, 3],
+            "strides": [1, 2, 2],
+            "paddings": [2, 1, 1],
+            "n_classes": 10,
+        }
 
     def load_splits(self, params: Mapping[str, Any], seed: int) -> Splits:
         return load_mnist1d_splits(seed)
