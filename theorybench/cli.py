@@ -31,8 +31,11 @@ EXIT_INTERRUPTED = 130
 #: Modules under theorybench.commands; each defines `register(subparsers, common_parser)`.
 COMMAND_MODULES = ("listing", "run", "results", "submit", "compare")
 
-console = Console(soft_wrap=True)
-error_console = Console(stderr=True, soft_wrap=True)
+#: Width of tables written to a file or a pipe, where no terminal width is known.
+PIPE_WIDTH = 200
+
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+error_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPE_WIDTH)
 
 
 def _common_parser() -> argparse.ArgumentParser:
