@@ -27,16 +27,19 @@ logger = logging.getLogger(__name__)
 class ProtocolTier:
     """The statistical settings of the n* search for one tier.
 
-    The search probes `confirm_steps` grid points (ratio sqrt(2)) above its candidate n*, which
-    both checks monotonicity and extends the error curve; the exponent is fitted on the probes
-    with n >= n* / `fit_window`.
+    The search probes `confirm_steps` grid points (ratio sqrt(2)) above its candidate n* to check
+    monotonicity. The error curve then runs `curve_trials` trials at each grid size from
+    n* / `curve_window` to n* * `curve_reach` (the small-n regime below is dropped), and the
+    exponent is fitted on that curve.
     """
 
     delta: float
     confidence: float
     resolution: float
     confirm_steps: int = 2
-    fit_window: float = 2.0
+    curve_window: float = 2.0
+    curve_reach: float = 1.5
+    curve_trials: int = 5
     extra_looks: int = 2
     bootstrap_resamples: int = 999
 
@@ -48,8 +51,8 @@ class ProtocolTier:
 #: confidence 0.95 (29 all-success trials certify).
 DEFAULT_PROTOCOL = {
     "quick": ProtocolTier(delta=0.25, confidence=0.9, resolution=1.2, bootstrap_resamples=499),
-    "standard": ProtocolTier(delta=0.1, confidence=0.95, resolution=1.05, confirm_steps=4),
-    "large": ProtocolTier(delta=0.05, confidence=0.95, resolution=1.05, confirm_steps=4),
+    "standard": ProtocolTier(delta=0.1, confidence=0.95, resolution=1.05, curve_window=4.0, curve_reach=2.0, curve_trials=10),
+    "large": ProtocolTier(delta=0.05, confidence=0.95, resolution=1.05, curve_window=4.0, curve_reach=2.0, curve_trials=10),
 }
 
 SEARCH_METRICS = (
@@ -135,13 +138,13 @@ def run_search(
     context: CellContext,
     learner: Learner,
     stream: str = "",
-) -> tuple[protocol.SearchResult, protocol.ExponentFit | None]:
+) -> tuple[protocol.SearchResult, list[protocol.ProbeOutcome], protocol.ExponentFit | None]:
     """Search n* of `learner` on the cell's instance of `task` with sizes from `params`."""
     tier = task.protocol_for(context.tier)
     instance = task.make_instance(params, np.random.default_rng(context.child_seed(f"instance{stream}")))
     n_min, n_max, n_start = task.search_range(params)
 
-    def trial(n: int, index: int) -> tuple[float, bool]:
+    def run_trial(n: int, index: int) -> tuple[float, bool]:
         # Data seeds depend on the trial index only, so the samples at a larger n extend those
         # at a smaller n (common random numbers across the probes of one search).
         data_rng = np.random.default_rng(context.child_seed(f"data{stream}/{index}"))
@@ -153,20 +156,22 @@ def run_search(
             raise InvalidOutput(f"the estimate at n={n} (trial {index}) has a non-finite error {outcome.error}")
         return outcome.error, outcome.success
 
+    trial = run_trial
+    settings = tier.probe_settings()
     result = protocol.search_sample_size(
         trial,
-        tier.probe_settings(),
+        settings,
         n_min=n_min,
         n_max=n_max,
         n_start=n_start,
         resolution=tier.resolution,
         confirm_steps=tier.confirm_steps,
     )
+    sizes = protocol.curve_sizes(result.n_star, n_min, n_max, tier.curve_window, tier.curve_reach)
+    curve = protocol.measure_curve(trial, sizes, tier.curve_trials, settings)
     fit = protocol.fit_error_exponent(
-        result.sorted_probes(),
-        result.n_star,
+        curve,
         floor=task.error_floor,
-        window=tier.fit_window,
         confidence=tier.confidence,
         n_resamples=tier.bootstrap_resamples,
         seed=context.child_seed(f"bootstrap{stream}"),
@@ -175,7 +180,7 @@ def run_search(
         "%s %s: n*=%s (low %s) after %d probes, %d trials",
         task.name, learner.name, result.n_star, result.n_star_low, len(result.probes), result.total_trials,
     )
-    return result, fit
+    return result, curve, fit
 
 
 def search_metrics(task: SampleComplexityTask, params: Mapping[str, Any], result: protocol.SearchResult, fit) -> dict[str, Any]:
@@ -202,20 +207,21 @@ def search_metrics(task: SampleComplexityTask, params: Mapping[str, Any], result
     return metrics
 
 
-def search_curves(result: protocol.SearchResult, confidence: float, suffix: str = "") -> list[Curve]:
-    """Return the error curve, its interval ends and the success rate with its bounds, against n."""
-    curve = protocol.error_curve(result.sorted_probes(), confidence)
-    n = curve["n"]
+def search_curves(
+    result: protocol.SearchResult, curve_points: list[protocol.ProbeOutcome], confidence: float, suffix: str = ""
+) -> list[Curve]:
+    """Return the error curve with its interval ends (fixed-trial sizes) and the success rate of every probe."""
+    curve = protocol.error_curve(curve_points, confidence)
+    probes = protocol.error_curve(result.sorted_probes(), confidence)
     curves = []
+    for key, label in (("error_mean", "mean error"), ("error_low", "mean error, low end"), ("error_high", "mean error, high end")):
+        curves.append(Curve(f"{key}{suffix}", "n", label, list(curve["n"]), list(curve[key])))
     for key, label in (
-        ("error_mean", "mean error"),
-        ("error_low", "mean error, low end"),
-        ("error_high", "mean error, high end"),
         ("success_rate", "success rate"),
         ("success_low", "success rate, Clopper-Pearson low"),
         ("success_high", "success rate, Clopper-Pearson high"),
     ):
-        curves.append(Curve(f"{key}{suffix}", "n", label, list(n), list(curve[key])))
+        curves.append(Curve(f"{key}{suffix}", "n", label, list(probes["n"]), list(probes[key])))
     return curves
 
 
@@ -249,10 +255,10 @@ def run_sample_complexity_cell(context: CellContext, task: SampleComplexityTask,
     per_size = []
     for label, params in sizes:
         stream = f"/{label}" if label else ""
-        result, fit = run_search(task, params, context, learner, stream)
+        result, curve_points, fit = run_search(task, params, context, learner, stream)
         size_metrics = search_metrics(task, params, result, fit)
         per_size.append((label, params, result, size_metrics))
-        curves.extend(search_curves(result, tier.confidence, suffix=f"[{label}]" if label else ""))
+        curves.extend(search_curves(result, curve_points, tier.confidence, suffix=f"[{label}]" if label else ""))
         info["sizes"][label or "all"] = {
             "n_max": result.n_max,
             "probes": [

@@ -182,6 +182,8 @@ def search_sample_size(
     3. Confirm: probe `confirm_steps` grid points above the candidate. A non-pass there means
        the error is not monotone in n; the search brackets again above that point.
     n* is then one past the last n that did not pass, rounded up to the next passing probe.
+    A failing region is found only where some probe lands in it: one narrower than the
+    confirmation reach above a candidate can go unseen.
     """
     if not 1 <= n_min <= n_max:
         raise ValueError(f"invalid range: n_min {n_min}, n_max {n_max}")
@@ -285,46 +287,73 @@ class ExponentFit:
         return self.low <= value <= self.high
 
 
+def curve_sizes(
+    n_star: int | None, n_min: int, n_max: int, window: float, reach: float, ratio: float = GRID_RATIO
+) -> list[int]:
+    """Return the grid sizes of the error curve: from n*/window to n* * reach, within [n_min, n_max].
+
+    Without n* (a censored search) the curve spans [n_max / window, n_max].
+    """
+    center = n_star if n_star is not None else n_max
+    steps_down = math.floor(math.log(window) / math.log(ratio) + 1e-9)
+    steps_up = math.floor(math.log(reach) / math.log(ratio) + 1e-9) if n_star is not None else 0
+    sizes = {int(round(center * ratio**step)) for step in range(-steps_down, steps_up + 1)}
+    return sorted(size for size in sizes if n_min <= size <= n_max)
+
+
+#: Curve trials use indices from here on, disjoint from the search's.
+CURVE_FIRST_INDEX = 1_000_000
+
+
+def measure_curve(trial: TrialFunction, sizes: Sequence[int], trials: int, settings: ProbeSettings) -> list[ProbeOutcome]:
+    """Run exactly `trials` fresh trials at each size, with no early stopping.
+
+    The search's trials are biased: it stops probes early on their outcomes and picks n* as
+    the first size whose trials passed. The curve therefore uses trial indices from
+    CURVE_FIRST_INDEX on (independent seeds) and a fixed count per size.
+    """
+    points = []
+    for n in sizes:
+        outcomes = [trial(n, CURVE_FIRST_INDEX + index) for index in range(trials)]
+        errors = [float(error) for error, _ in outcomes]
+        successes = [bool(success) for _, success in outcomes]
+        decision = stats.classify_probe(sum(successes), trials, settings.delta, settings.confidence)
+        lower, upper = stats.clopper_pearson_bounds(sum(successes), trials, settings.confidence)
+        points.append(ProbeOutcome(n, errors, successes, decision, lower, upper))
+    return points
+
+
 def fit_error_exponent(
-    probes: Sequence[ProbeOutcome],
-    n_star: int | None,
+    points: Sequence[ProbeOutcome],
     floor: float = 0.0,
-    window: float = 4.0,
     min_points: int = 3,
     confidence: float = 0.9,
     n_resamples: int = 999,
     seed: int = 0,
 ) -> ExponentFit | None:
-    """Fit mean excess error ~ n^exponent on the probes with n >= n*/window (the small-n regime dropped).
+    """Fit mean excess error ~ n^exponent on the curve points, with a within-n bootstrap interval.
 
-    Without n* (a censored search), the fit uses the upper half of the probed sizes on a log
-    scale. Probes need two trials and a positive mean excess error to enter. Returns None when
-    fewer than `min_points` sizes qualify.
+    The caller drops the small-n regime by choosing the sizes (see `curve_sizes`). Points need
+    a positive mean excess error to enter. Returns None when fewer than `min_points` qualify.
     """
-    usable = [probe for probe in probes if probe.trials >= 2 and np.mean(probe.errors) - floor > 0]
-    if not usable:
-        return None
-    if n_star is not None:
-        cutoff = n_star / window
-    else:
-        logs = np.log([probe.n for probe in usable])
-        cutoff = math.exp((logs.min() + logs.max()) / 2.0)
-    chosen = sorted((probe for probe in usable if probe.n >= cutoff), key=lambda probe: probe.n)
+    chosen = sorted(
+        (point for point in points if point.trials >= 1 and np.mean(point.errors) - floor > 0), key=lambda point: point.n
+    )
     if len(chosen) < min_points:
         return None
     exponent, low, high = stats.power_law_exponent_interval(
-        [probe.n for probe in chosen],
-        [np.asarray(probe.errors) for probe in chosen],
+        [point.n for point in chosen],
+        [np.asarray(point.errors) for point in chosen],
         floor=floor,
         confidence=confidence,
         n_resamples=n_resamples,
         seed=seed,
     )
-    return ExponentFit(exponent, low, high, tuple(probe.n for probe in chosen))
+    return ExponentFit(exponent, low, high, tuple(point.n for point in chosen))
 
 
 def error_curve(probes: Sequence[ProbeOutcome], confidence: float = 0.9) -> dict[str, list[float]]:
-    """Return the error curve: per probed n, mean error with a t interval and the success rate with its bounds.
+    """Return the error curve: per n, mean error with a t interval and the success rate with its bounds.
 
     Keys: n, error_mean, error_low, error_high, success_rate, success_low, success_high
     (each a list over the probes sorted by n). A probe with one trial has an interval equal to
