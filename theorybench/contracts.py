@@ -1,6 +1,6 @@
 """Contracts between the engine, the suites and the implementations.
 
-The engine knows suites only through the `Suite` base class below. A suite is a folder under
+The engine reaches suites only through the `Suite` base class below. A suite is a folder under
 `suites/` whose `__init__.py` defines one subclass of `Suite`; its tasks subclass `Task` and its
 contract subclasses `Implementation`. Behaviour is set by class attributes, as in benchopt.
 """
@@ -85,9 +85,9 @@ class Task:
 class Implementation:
     """Base of every suite's contract. Subclasses set the metadata as class attributes.
 
-    `name` is a unique slug (lowercase letters, digits, '-' and '_'); `devices` lists the
-    devices the implementation supports; `tasks`, when not empty, restricts it to those task
-    names (conjugate gradient only makes sense on quadratics, for example).
+    `name` is a unique slug (lowercase letters, digits, '-', '_' and '.'). `devices` lists the
+    devices the implementation supports. `tasks`, when not empty, restricts it to those task
+    names, because conjugate gradient only makes sense on quadratics, for example.
     """
 
     name: ClassVar[str] = ""
@@ -133,7 +133,7 @@ class Curve:
 
 @dataclasses.dataclass
 class CellOutput:
-    """What a suite's harness returns for one cell: metrics, curves and free-form info."""
+    """The metrics, curves and free-form info a suite's harness returns for one cell."""
 
     metrics: dict[str, Any]
     curves: list[Curve] = dataclasses.field(default_factory=list)
@@ -270,7 +270,7 @@ def _format_value(value: Any) -> str:
 
 
 class CellContext:
-    """What a suite's harness receives in the worker for one cell."""
+    """The cell, its seed and its random streams, as a suite's harness receives them in the worker."""
 
     def __init__(self, cell: Cell, seed: int):
         self.cell = cell

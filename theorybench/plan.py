@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class PlanRequest:
-    """What the user asked for; empty filters mean everything."""
+    """The cell selection a command requests; an empty filter selects everything."""
 
     suites: Sequence[str] = ()
     tasks: Sequence[str] = ()
@@ -29,7 +29,7 @@ class PlanRequest:
 
 
 def resolve_device(device: str) -> str:
-    """Return "cuda" or "cpu" for `device`; "auto" picks CUDA when torch sees a GPU."""
+    """Return "cuda" or "cpu" for `device`; "auto" picks CUDA when torch finds a GPU."""
     if device == "auto":
         import torch
 

@@ -36,7 +36,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 @dataclasses.dataclass(frozen=True)
 class ImplementationRef:
-    """Where an implementation lives, enough for a worker process to load it again."""
+    """The location of an implementation, enough for a worker process to load it again."""
 
     suite: str
     name: str

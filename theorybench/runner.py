@@ -27,7 +27,7 @@ ProgressCallback = Callable[[CellResult], None]
 
 @dataclasses.dataclass
 class RunSummary:
-    """What a run did: its id, how many cells ran, and the failed results."""
+    """The outcome of a run: its id, how many cells ran, and the failed results."""
 
     run_id: str
     planned: int

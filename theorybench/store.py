@@ -3,7 +3,7 @@
 Default: a SQLite file (WAL mode) named `theorybench.db` in the working directory; any
 SQLAlchemy URL through `--store` or `THEORYBENCH_STORE` (PostgreSQL for teams and clusters).
 Results are append-only and every finished cell is committed in its own transaction, so a run
-killed at any point keeps everything it finished. The store knows rows and runs, not suites.
+killed at any point keeps everything it finished. The store handles rows and runs, not suites.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Running one cell inside a worker process, turning every failure into a result.
 
-`execute_cell` is what a worker (local pool or Ray task) calls. It never raises for a fault of
-the implementation: an exception, an invalid output or a spent budget becomes a result with its
-status, reason and traceback. Crashes, hangs and memory blow-ups kill the worker instead; the
+`execute_cell` is what a worker (local pool or Ray task) calls. It catches every exception of
+the implementation except KeyboardInterrupt: an exception, an invalid output or a spent budget
+becomes a result with its status, reason and traceback. Crashes, hangs and memory blow-ups kill the worker instead; the
 executor that watches it records those.
 """
 

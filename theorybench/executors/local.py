@@ -34,7 +34,7 @@ POLL_INTERVAL_S = 0.05
 #: Time a worker may take to import a cell's suite and implementation before the cell's own
 #: wall-clock limit starts.
 LOAD_GRACE_S = 120.0
-#: The parent kills a worker whose RSS passes the cell's limit by this factor; below it the
+#: The parent kills a worker whose RSS passes the cell's limit by this factor. Below it, the
 #: worker's own RLIMIT_DATA makes the allocation fail with a MemoryError first.
 RSS_BACKSTOP_FACTOR = 1.25
 
@@ -247,14 +247,14 @@ class LocalExecutor:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            how = f"was killed by {name}"
+            description = f"was killed by {name}"
             status = "memory" if -code == signal.SIGKILL else "crashed"
             if status == "memory":
-                how += " (most often the kernel's out-of-memory killer)"
+                description += " (most often the kernel's out-of-memory killer)"
         else:
-            how = f"exited with code {code} (os._exit or a fatal error in native code)"
+            description = f"exited with code {code} (os._exit or a fatal error in native code)"
             status = "crashed"
-        return self._replace(worker, status, f"the worker process {how} while running the cell")
+        return self._replace(worker, status, f"the worker process {description} while running the cell")
 
     def _replace(self, worker: _Worker, status: str, reason: str) -> CellResult:
         cell = worker.cell

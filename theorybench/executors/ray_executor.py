@@ -1,6 +1,6 @@
 """The Ray executor: each cell becomes a Ray task with its resource request.
 
-A CUDA cell asks for `num_gpus=1`, a CPU cell for one CPU. The driver keeps at most
+A CUDA cell requests `num_gpus=1`, a CPU cell one CPU. The driver keeps at most
 `max_concurrency` tasks in flight, cancels (force-kills) a task past its wall-clock limit, and
 turns a dead worker or Ray's out-of-memory kill into a failed result, so the run goes on. Inside
 the task the same `execute_cell` as the local pool runs, with the same memory limit.
