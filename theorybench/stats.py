@@ -404,6 +404,7 @@ def change_points(values: Sequence[float], penalty: float | None = None, min_siz
     return [int(index) for index in breakpoints if index < y.size]
 
 
+
 # ---------------------------------------------------------------------------------------------
 # Pruning: intervals over seeds, area under accuracy against compression, sparsity within a drop
 # ---------------------------------------------------------------------------------------------

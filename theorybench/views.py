@@ -37,10 +37,16 @@ RESULT_COLUMNS = (
     "trial", "status", "reason", "metrics", "fingerprint_id", "git_commit", "started_at", "finished_at", "wall_s",
 )
 
-#: Significance rules of a comparison: flag a timing only when the Benjamini-Hochberg adjusted
-#: Mann-Whitney U p-value is below ALPHA and the ratio of medians passes RATIO_THRESHOLD.
-COMPARE_ALPHA = 0.002
-COMPARE_RATIO_THRESHOLD = 1.1
+#: Columns that identify one trial; the leaderboard keeps the newest result of each.
+TRIAL_KEY = ["suite", "task", "instance", "implementation", "tier", "device", "trial"]
+
+#: Significance rules of a comparison, as `theorybench compare` applies them: flag a timing only
+#: when the Benjamini-Hochberg adjusted Mann-Whitney U p-value is below COMPARE_ALPHA and the
+#: ratio of medians passes COMPARE_RATIO_THRESHOLD. The shared constants in `stats` win when set.
+COMPARE_ALPHA = float(getattr(stats, "TIMING_ALPHA", 0.002))
+COMPARE_RATIO_THRESHOLD = float(getattr(stats, "TIMING_FACTOR", 1.1))
+#: Metric kinds that compare exactly, on any machine.
+EXACT_KINDS = ("count", "value")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,23 +121,81 @@ def results_frame(
     store: Store,
     *,
     suites: Sequence[str] | None = None,
-    run_ids: Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+    tiers: Sequence[str] | None = None,
+    devices: Sequence[str] | None = None,
+    fingerprints: Sequence[str] | None = None,
     implementations: Sequence[str] | None = None,
+    run_ids: Sequence[str] | None = None,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+    latest_only: bool = False,
 ) -> pd.DataFrame:
     """Return result rows (without tracebacks and info) as a DataFrame, oldest first.
 
-    `params` and `metrics` stay dicts, as `scoring.build_leaderboard` expects them.
+    The filters run in SQL with bound parameters; days are UTC and inclusive. With `latest_only`
+    only the newest result of each trial among the filtered rows is returned, which is all the
+    leaderboard reads (`scoring.latest_per_trial`), so a long history is not loaded. `params` and
+    `metrics` stay dicts, as `scoring.build_leaderboard` expects them.
     """
-    query = sa.select(*(results_table.c[name] for name in RESULT_COLUMNS)).order_by(results_table.c.id)
-    for column, values in (("suite", suites), ("run_id", run_ids), ("implementation", implementations)):
+    conditions = []
+    for column, values in (
+        ("suite", suites), ("task", tasks), ("tier", tiers), ("device", devices), ("fingerprint_id", fingerprints),
+        ("implementation", implementations), ("run_id", run_ids),
+    ):
         if values:
-            query = query.where(results_table.c[column].in_(list(values)))
+            conditions.append(results_table.c[column].in_(list(values)))
+    if first_day is not None:
+        conditions.append(results_table.c.started_at >= _day_start(first_day))
+    if last_day is not None:
+        conditions.append(results_table.c.started_at < _day_start(last_day + dt.timedelta(days=1)))
+    query = sa.select(*(results_table.c[name] for name in RESULT_COLUMNS)).order_by(results_table.c.id)
+    if latest_only:
+        newest = sa.select(sa.func.max(results_table.c.id)).where(*conditions).group_by(
+            *(results_table.c[name] for name in TRIAL_KEY)
+        )
+        query = query.where(results_table.c.id.in_(newest.scalar_subquery()))
+    else:
+        query = query.where(*conditions)
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     frame = pd.DataFrame.from_records(rows, columns=list(RESULT_COLUMNS))
     for column in ("started_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.timezone.utc)
+
+
+def result_facets(store: Store, suite: str | None = None) -> dict[str, Any]:
+    """Return the distinct suites, tasks, tiers, devices, fingerprints and implementations of the
+    results (of one suite when given), the (tier, device, task) triples present, and the first
+    and last day (UTC) a result started. One scan of the results table."""
+    condition = [results_table.c.suite == suite] if suite else []
+    names = ("suite", "task", "tier", "device", "fingerprint_id", "implementation")
+    query = (
+        sa.select(*(results_table.c[name] for name in names),
+                  sa.func.min(results_table.c.started_at), sa.func.max(results_table.c.started_at))
+        .where(*condition)
+        .group_by(*(results_table.c[name] for name in names))
+    )
+    with store.engine.connect() as connection:
+        combinations = connection.execute(query).all()
+    facets: dict[str, Any] = {}
+    for index, (plural, _) in enumerate(zip(("suites", "tasks", "tiers", "devices", "fingerprints", "implementations"), names)):
+        facets[plural] = sorted({row[index] for row in combinations})
+    firsts = [_as_datetime(row[6]) for row in combinations if row[6] is not None]
+    lasts = [_as_datetime(row[7]) for row in combinations if row[7] is not None]
+    facets["first_day"] = min(firsts).date() if firsts else None
+    facets["last_day"] = max(lasts).date() if lasts else None
+    facets["tier_device_tasks"] = sorted({(row[2], row[3], row[1]) for row in combinations})
+    return facets
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def runs_frame(store: Store) -> pd.DataFrame:
@@ -231,9 +295,6 @@ def filter_results(results: pd.DataFrame, selection: ResultFilter) -> pd.DataFra
     return results[keep]
 
 
-TRIAL_KEY = ["suite", "task", "instance", "implementation", "tier", "device", "trial"]
-
-
 def latest_per_trial(results: pd.DataFrame) -> pd.DataFrame:
     """Keep the newest result of each trial, as the leaderboard does (`scoring.latest_per_trial`)."""
     return results.sort_values("id").drop_duplicates(TRIAL_KEY, keep="last")
@@ -274,8 +335,8 @@ def suite_overview(results: pd.DataFrame, scores: pd.DataFrame, suites: Mapping[
             "leader geometric-mean ratio": leader["geometric_mean_ratio"],
             "implementations": int(group["implementation"].nunique()),
             "tasks": int(subset["task"].nunique()),
-            "results": len(subset),
-            "failed results": int((~subset["status"].isin(["ok", "skipped"])).sum()),
+            "current results": len(subset),
+            "failed current results": int((~subset["status"].isin(["ok", "skipped"])).sum()),
             "latest result": subset["finished_at"].max(),
             "latest run": subset.loc[subset["id"].idxmax(), "run_id"] if len(subset) else "",
         })
@@ -648,12 +709,12 @@ def compare_sides(
 
     `key` is the column that tells the sides apart inside a cell ("implementation" when comparing
     two implementations, "run_id" when comparing two runs); rows are matched on suite, task,
-    instance, tier, device and, for runs, implementation. Counts ("count" metrics) compare exactly:
-    any difference of the medians is a change. Other metrics are tested with Mann-Whitney U over
-    the trials, the p-values adjusted with Benjamini-Hochberg across every tested row, and a row
-    is flagged only when the adjusted p < `alpha` and the ratio of medians (second / first) is
-    beyond `ratio_threshold` either way. Time and memory metrics are only tested when both sides
-    were measured on one fingerprint.
+    instance, tier, device and, for runs, implementation. Counts and values (metric kinds "count"
+    and "value") compare exactly: any difference of the medians over trials is a change. Time and
+    memory metrics are tested with Mann-Whitney U over the trials, only when both sides were
+    measured on one fingerprint; the p-values are adjusted with Benjamini-Hochberg across every
+    tested row, and a row is flagged only when the adjusted p < `alpha` and the ratio of medians
+    (second / first) is beyond `ratio_threshold` either way.
     """
     match = ["suite", "task", "instance", "tier", "device"] + (["implementation"] if key == "run_id" else [])
     records = []
@@ -686,7 +747,7 @@ def compare_sides(
                 first=median_a, second=median_b, ratio=median_b / median_a if median_a else math.nan,
                 trials_first=len(finite_a), trials_second=len(finite_b), p=math.nan, verdict="",
             )
-            if metric.kind == "count":
+            if metric.kind in EXACT_KINDS:
                 record["verdict"] = "equal" if median_a == median_b else _direction_word(metric.direction, median_a, median_b)
                 record["rule"] = "exact"
             elif metric.kind in ("time", "memory") and not same_machine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 
 from rich.table import Table
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     submit.set_defaults(handler=submit_command)
 
     listing = subparsers.add_parser("submissions", parents=[common], help="list submissions and their status")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(handler=submissions_command)
 
 
@@ -144,6 +146,9 @@ def submissions_command(args: argparse.Namespace) -> int:
     from theorybench.cli import console
 
     store = Store(args.store)
+    if args.json:
+        console.file.write(json.dumps(store.submissions(), indent=2, default=str) + "\n")
+        return 0
     table = Table(title=f"submissions in {store.url}")
     for column in ("id", "status", "suite", "implementation", "tier", "run", "updated", "path", "reason"):
         table.add_column(column, overflow="fold")
