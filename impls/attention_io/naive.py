@@ -112,10 +112,11 @@ class NaiveAttention(AttentionImplementation):
             memory.free(accumulator)
 
     def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-        scores = torch.matmul(q, k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+        # Scores in float32: half-precision scores of large magnitude lose whole units to rounding.
+        scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * (q.shape[-1] ** -0.5)
         if causal:
             n_q, n_k = scores.shape[-2:]
             hidden = torch.ones(n_q, n_k, dtype=torch.bool, device=q.device).triu(1)
             scores = scores.masked_fill(hidden, float("-inf"))
-        weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
+        weights = torch.softmax(scores, dim=-1).to(q.dtype)
         return torch.matmul(weights, v)

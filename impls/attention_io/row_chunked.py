@@ -105,10 +105,11 @@ class RowChunkedAttention(AttentionImplementation):
         outputs = []
         for i0 in range(0, n_q, rows):
             i1 = min(i0 + rows, n_q)
-            scores = torch.matmul(q[..., i0:i1, :], k.transpose(-2, -1)) * scale
+            # Scores in float32: half-precision scores of large magnitude lose whole units to rounding.
+            scores = torch.matmul(q[..., i0:i1, :].float(), k.float().transpose(-2, -1)) * scale
             if causal:
                 hidden = torch.arange(n_k, device=q.device)[None, :] > torch.arange(i0, i1, device=q.device)[:, None]
                 scores = scores.masked_fill(hidden, float("-inf"))
-            weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
+            weights = torch.softmax(scores, dim=-1).to(q.dtype)
             outputs.append(torch.matmul(weights, v))
         return torch.cat(outputs, dim=-2)

@@ -28,7 +28,12 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 #: Largest accepted absolute error against float64 per dtype. Outputs are convex combinations
 #: of the rows of V (standard normal), so they are of order 1 and an absolute error is meaningful.
+#: SDPA on the CPU (torch 2.13) stays below a tenth of these on standard inputs.
 ERROR_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 1e-1}
+
+#: The same for the adversarial inputs: logits of magnitude 200 carry a float32 rounding error
+#: near 1e-5, which the nearly one-hot softmax turns into output errors up to about 5e-4.
+ADVERSARIAL_TOLERANCE = {"float32": 5e-3, "float16": 5e-2, "bfloat16": 1e-1}
 
 #: Logit magnitude of the large-logit inputs: exp overflows float32 above 88.7 and float16 above
 #: 11.1, so an implementation that skips the max subtraction returns inf or NaN.
@@ -36,9 +41,10 @@ LARGE_LOGIT_SCALE = {"float32": 200.0, "float16": 30.0, "bfloat16": 200.0}
 
 FLOP_CONVENTION = "forward: 4 * batch * heads * N^2 * d FLOPs, halved when causal"
 
-#: A calibrated matmul rate is not the hardware peak, so results are rejected only above this
-#: multiple of it.
-CALIBRATION_MARGIN = 2.0
+#: A calibrated matmul rate is not the hardware peak (other processes share the cores, and a
+#: 1024 x 1024 matmul does not reach it), so results are rejected only above this multiple of it.
+#: Impossible timings (skipped or asynchronous work) overshoot by orders of magnitude.
+CALIBRATION_MARGIN = 4.0
 
 #: Dense (no sparsity) peak FLOP/s by GPU name fragment, from NVIDIA's H100 datasheet figures:
 #: (float16/bfloat16 tensor core, TF32 tensor core). TF32 is the ceiling for float32 inputs,
@@ -51,6 +57,27 @@ GPU_PEAK_FLOP_RATE = {
 }
 
 _CALIBRATION_CACHE: dict[tuple[str, str, int], float] = {}
+
+#: glibc's mallopt parameter number of the mmap threshold (malloc.h).
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_BYTES = 64 * 1024
+
+
+def pin_mmap_threshold() -> bool:
+    """Make glibc serve every allocation above 64 KiB with its own mmap; return whether it worked.
+
+    By default glibc raises the threshold after large frees and then keeps freed tensor memory
+    in the heap, so a later call reuses it and the process RSS, which `peak_memory` reads on the
+    CPU, does not grow. With a fixed threshold each large tensor is mapped and unmapped, so the
+    RSS peak of one call shows that call's working memory.
+    """
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        logger.warning("cannot set the glibc mmap threshold; CPU peak memory may read low")
+        return False
 
 
 def forward_flops(batch: int, heads: int, n: int, d: int, causal: bool) -> float:
@@ -138,8 +165,10 @@ def _reference_for(tensors: tuple[torch.Tensor, ...], causal: bool) -> np.ndarra
     return attention_reference(q, k, v, causal, 1.0 / math.sqrt(q.shape[-1]))
 
 
-def checked_error(output: Any, reference: np.ndarray, dtype: str, device: str, label: str) -> float:
+def checked_error(output: Any, reference: np.ndarray, dtype: str, device: str, label: str, tolerance: float | None = None) -> float:
     """Return the max absolute error of `output`; raise InvalidOutput when it is unusable or too large."""
+    if tolerance is None:
+        tolerance = ERROR_TOLERANCE[dtype]
     if not isinstance(output, torch.Tensor):
         raise InvalidOutput(f"{label}: attention returned {type(output).__name__}, expected a torch.Tensor")
     if tuple(output.shape) != reference.shape:
@@ -150,8 +179,8 @@ def checked_error(output: Any, reference: np.ndarray, dtype: str, device: str, l
     if not np.all(np.isfinite(values)):
         raise InvalidOutput(f"{label}: output has {int(np.sum(~np.isfinite(values)))} non-finite values")
     error = float(np.max(np.abs(values - reference)))
-    if error > ERROR_TOLERANCE[dtype]:
-        raise InvalidOutput(f"{label}: max error against float64 is {error:.3g}, above the {dtype} tolerance {ERROR_TOLERANCE[dtype]:g}")
+    if error > tolerance:
+        raise InvalidOutput(f"{label}: max error against float64 is {error:.3g}, above the {dtype} tolerance {tolerance:g}")
     return error
 
 
@@ -166,6 +195,7 @@ def run_runtime_cell(context: CellContext, implementation: AttentionImplementati
     threads = int(params.get("threads") or 0) or None
     if device == "cpu":
         set_threads(threads)
+        pin_mmap_threshold()
     elif threads is not None:
         # Host threads do not matter for CUDA kernels; record the count in force.
         threads = None
@@ -210,11 +240,13 @@ def run_runtime_cell(context: CellContext, implementation: AttentionImplementati
 
     scale = LARGE_LOGIT_SCALE[dtype_name]
     large = _to_tensors(large_logit_inputs(context.rng("large_logits"), shape, scale), dtype, device)
-    metrics["max_error_large_logits"] = checked_error(attention(large), _reference_for(large, causal), dtype_name, device, "large logits")
+    metrics["max_error_large_logits"] = checked_error(
+        attention(large), _reference_for(large, causal), dtype_name, device, "large logits", ADVERSARIAL_TOLERANCE[dtype_name]
+    )
     if causal:
         masked = _to_tensors(masked_large_logit_inputs(context.rng("masked"), shape, scale), dtype, device)
         metrics["max_error_masked"] = checked_error(
-            attention(masked), _reference_for(masked, causal), dtype_name, device, "largest logits on masked keys"
+            attention(masked), _reference_for(masked, causal), dtype_name, device, "largest logits on masked keys", ADVERSARIAL_TOLERANCE[dtype_name]
         )
 
     flops = forward_flops(batch, heads, n, d, causal)
