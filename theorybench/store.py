@@ -228,12 +228,14 @@ class Store:
         except sa.exc.ArgumentError as error:
             raise StoreError(f"invalid store URL {self.url!r}: {error}; use a path like sqlite:///theorybench.db") from error
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        #: The URL with any password masked, for messages and logs.
+        self.display_url = parsed.render_as_string(hide_password=True)
         if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
             _check_sqlite_file(Path(parsed.database), self.url)
         try:
             self.engine: Engine = sa.create_engine(parsed, future=True, pool_pre_ping=not self.is_sqlite)
         except (SQLAlchemyError, ImportError) as error:
-            raise StoreError(f"cannot open the store {self.url}: {error}") from error
+            raise StoreError(f"cannot open the store {self.display_url}: {error}") from error
         if self.is_sqlite:
             event.listen(self.engine, "connect", _configure_sqlite)
         self._initialize(create)
@@ -243,17 +245,18 @@ class Store:
             inspector = sa.inspect(self.engine)
             tables = set(inspector.get_table_names())
         except (DatabaseError, OperationalError) as error:
-            raise StoreError(
-                f"cannot read the store {self.url}: {error.orig if hasattr(error, 'orig') else error}; "
-                "the file may be corrupt: move it away or choose another store"
-            ) from error
+            advice = (
+                "the file may be corrupt: move it away or choose another store" if self.is_sqlite
+                else "check that the database server is running and the URL, user and password are right"
+            )
+            raise StoreError(f"cannot read the store {self.display_url}: {getattr(error, 'orig', error)}; {advice}") from error
         if tables and meta_table.name not in tables:
             raise StoreError(
-                f"{self.url} holds a database that is not a TheoryBench store (tables: {', '.join(sorted(tables)[:5])}); "
+                f"{self.display_url} contains a database that is not a TheoryBench store (tables: {', '.join(sorted(tables)[:5])}); "
                 "choose another path"
             )
         if not tables and not create:
-            raise StoreError(f"{self.url} has no TheoryBench results yet; run `theorybench run --tier quick` first")
+            raise StoreError(f"{self.display_url} has no TheoryBench results yet; run `theorybench run --tier quick` first")
         try:
             metadata.create_all(self.engine)
             with self.engine.begin() as connection:
@@ -264,10 +267,10 @@ class Store:
                     connection.execute(meta_table.insert().values(key="schema_version", value=SCHEMA_VERSION))
                 elif version != SCHEMA_VERSION:
                     raise StoreError(
-                        f"{self.url} has store schema version {version}, this TheoryBench reads version {SCHEMA_VERSION}"
+                        f"{self.display_url} has store schema version {version}, this TheoryBench reads version {SCHEMA_VERSION}"
                     )
         except (DatabaseError, OperationalError) as error:
-            raise StoreError(f"cannot initialize the store {self.url}: {error}") from error
+            raise StoreError(f"cannot initialize the store {self.display_url}: {getattr(error, 'orig', error)}") from error
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -337,7 +340,7 @@ class Store:
                 ).scalars().all()
                 if len(candidates) == 1:
                     return self.get_run(candidates[0])
-                raise StoreError(f"no run {run_id!r} in {self.url}; `theorybench show` lists the runs") from None
+                raise StoreError(f"no run {run_id!r} in {self.display_url}; `theorybench show` lists the runs") from None
         return RunRecord(**dict(row))
 
     def runs(self, limit: int | None = None) -> list[RunRecord]:
@@ -487,15 +490,15 @@ class _Guarded:
             self._context = self._store.engine.begin() if self._begin else self._store.engine.connect()
             return self._context.__enter__()
         except (DatabaseError, OperationalError) as error:
-            raise StoreError(f"cannot use the store {self._store.url}: {error}") from error
+            raise StoreError(f"cannot use the store {self._store.display_url}: {getattr(error, 'orig', error)}") from error
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         try:
             self._context.__exit__(exc_type, exc, tb)
         except (DatabaseError, OperationalError) as error:
-            raise StoreError(f"cannot write to the store {self._store.url}: {error}") from error
+            raise StoreError(f"cannot write to the store {self._store.display_url}: {getattr(error, 'orig', error)}") from error
         if isinstance(exc, (DatabaseError, OperationalError)):
-            raise StoreError(f"store {self._store.url} failed: {exc}") from exc
+            raise StoreError(f"store {self._store.display_url} failed: {getattr(exc, 'orig', exc)}") from exc
         return False
 
 

@@ -141,7 +141,7 @@ def show_command(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     if args.run_id is None:
-        table = Table(title=f"runs in {store.url}")
+        table = Table(title=escape(f"runs in {store.display_url}"))
         table.add_column("run", no_wrap=True)
         for column in ("kind", "status", "tier", "started", "commit", "label", "command"):
             table.add_column(column, overflow="fold")

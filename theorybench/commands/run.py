@@ -142,7 +142,7 @@ def run_command(args: argparse.Namespace) -> int:
     preload = tuple(module for name in suite_names for module in registry.suite(name).preload)
     preload += tuple(f"theorybench.suites.{name}" for name in suite_names)
     executor = make_executor(args.executor, workers=args.workers, preload=preload, address=args.ray_address)
-    error_console.print(f"run {run_id}: {len(cells)} cells, tier {tier}, store {store.url}", highlight=False)
+    error_console.print(escape(f"run {run_id}: {len(cells)} cells, tier {tier}, store {store.display_url}"), highlight=False)
     try:
         summary = execute_with_progress(store, run_id, cells, executor, source_hashes, error_console)
     except KeyboardInterrupt:
