@@ -1,6 +1,6 @@
 """The optimization suite: convergence of optimizers on counted oracles, against rates from theory.
 
-An optimizer (`Optimizer`) yields iterates; the harness counts every oracle call in units of
+An optimizer (`Optimizer`) yields iterates. The harness counts every oracle call in units of
 full gradients, times only the optimizer's work and records the task's progress measure on each
 iterate. One problem of the performance profile is one (instance, target) pair, costed by the
 expected runtime (ERT) over trials in oracle calls.
@@ -8,11 +8,14 @@ expected runtime (ERT) over trials in oracle calls.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from typing import Any, Mapping, Sequence
+import sys
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from theorybench import stats
 from theorybench.contracts import CellContext, CellOutput, Curve, Limits, Suite, Task
@@ -27,6 +30,21 @@ logger = logging.getLogger(__name__)
 
 #: Yields allowed per oracle call of budget before the harness stops an optimizer.
 ITERATIONS_PER_CALL = 20
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Set torch's intra-op thread count for the block when torch is loaded, then restore it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class OptimizationSuite(Suite):
@@ -47,6 +65,12 @@ class OptimizationSuite(Suite):
         return [task_class() for task_class in TASKS]
 
     def run_cell(self, context: CellContext, implementation: Optimizer) -> CellOutput:
+        # One BLAS and one torch thread per cell: two workers on two cores with more threads each
+        # oversubscribe the cores, which made a 2000 x 500 matrix-vector product 60x slower.
+        with threadpool_limits(limits=1), _torch_threads(1):
+            return self._run_cell(context, implementation)
+
+    def _run_cell(self, context: CellContext, implementation: Optimizer) -> CellOutput:
         task = self.task(context.cell.task)
         assert isinstance(task, OptimizationTask)
         params = context.params
@@ -83,7 +107,7 @@ class OptimizationSuite(Suite):
             metrics["perceptron_bound"] = instance.info["perceptron_bound"]
 
         info = dict(instance.info)
-        info.update(end_reason=trace.end_reason, budget=budget, oracle_counts=counter.snapshot())
+        info.update(end_reason=trace.end_reason, budget=budget, oracle_counts=counter.snapshot(), threads=1)
         return CellOutput(metrics=metrics, curves=self._curves(instance, trace), info=info)
 
     @staticmethod
@@ -143,7 +167,7 @@ class OptimizationSuite(Suite):
         return costs, successes
 
     def problem_costs(self, task: Task, params: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-        """One problem per target: the ERT over trials in oracle calls (inf when no trial reached it)."""
+        """Return one cost per target: the ERT over trials in oracle calls, inf when no trial reached it."""
         assert isinstance(task, OptimizationTask)
         costs = {}
         for label, _ in task.targets:
@@ -152,7 +176,7 @@ class OptimizationSuite(Suite):
         return costs
 
     def summarize(self, task: Task, params: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """ERT and success fraction per target, plus medians of the rate, its interval and the bounds."""
+        """Return the ERT and success fraction per target, and medians of the rate, its interval and the bounds."""
         assert isinstance(task, OptimizationTask)
         summary: dict[str, Any] = {}
         for label, _ in task.targets:

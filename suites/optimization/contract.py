@@ -36,12 +36,14 @@ ORACLE_WEIGHTS = {
 class Problem:
     """An optimization problem seen through counted oracles.
 
-    Facts an optimizer may use: `dimension`, `shape`, `kind` ("quadratic", "logistic",
-    "separable_logistic" or "lasso"), `smoothness` (L of the smooth part),
-    `strong_convexity` (mu, 0.0 when the problem is not strongly convex),
-    `coordinate_smoothness` ((d,) array of L_j), `n_samples`, `has_prox`, and `seed` with
-    `rng` for the optimizer's own random draws (every random choice must come from them so a
-    cell is reproducible).
+    Facts an optimizer may use:
+    - `dimension` and `shape` of x, and `n_samples` of the finite sum;
+    - `kind`: "quadratic", "logistic", "separable_logistic" or "lasso";
+    - `smoothness` (L of the smooth part) and `coordinate_smoothness` ((d,) array of L_j);
+    - `strong_convexity` (mu; 0.0 when the problem is not strongly convex);
+    - `has_prox`: whether a nonsmooth L1 term is present (only through `prox`);
+    - `seed` and `rng` for the optimizer's own random draws. Every random choice must come
+      from them, so that a cell is reproducible.
     """
 
     def __init__(

@@ -2,10 +2,13 @@
 
 Only the optimizer's own work between two yields is timed (its oracle calls included). The
 progress measure and the extra curves are evaluated on every yielded iterate outside the
-timed region and outside the counters. The run ends when the generator returns, when an
-oracle raises BudgetExceeded (a normal end: the budget is spent), when the counter shows the
-budget spent after a yield, when the last target is reached, or after `max_iterations`
-yields (which stops an optimizer that yields without calling oracles).
+timed region and outside the counters. The run ends in any of these cases:
+- the generator returns;
+- an oracle raises BudgetExceeded, which is a normal end because the budget is spent;
+- the counter shows the budget spent after a yield;
+- the last target is reached;
+- `max_iterations` iterates were yielded, which stops an optimizer that yields without
+  calling oracles.
 """
 
 from __future__ import annotations
@@ -135,8 +138,8 @@ def downsample_indices(length: int, max_points: int = 400) -> np.ndarray:
 def rate_window(measures: np.ndarray, floor: float = 1e-13, start: float = 1e-1) -> np.ndarray:
     """Return the indices used to fit a linear rate.
 
-    The fit skips the transient above `start` and the rounding floor below `floor`; when fewer
-    than 3 points remain it falls back to every point above the floor.
+    The fit skips the transient above `start` and the rounding floor below `floor`. When fewer
+    than 3 points remain, it uses every point above the floor.
     """
     finite = np.isfinite(measures) & (measures > floor)
     window = np.flatnonzero(finite & (measures <= start))
