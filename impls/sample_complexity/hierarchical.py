@@ -78,14 +78,14 @@ class PolynomialKernelRidge(Learner):
 
 
 class TwoLayerNetwork(Learner):
-    """A two-layer ReLU network (width 256) trained end to end by full-batch Adam for 200 steps."""
+    """A two-layer ReLU network (width 128) trained end to end by full-batch Adam for 150 steps."""
 
     name = "two_layer_network"
     authors = ("TheoryBench",)
     reference = "two-layer ReLU network trained by Adam (Kingma and Ba, 2015)"
     tasks = ("hierarchical_polynomial",)
-    width = 256
-    steps = 200
+    width = 128
+    steps = 150
     learning_rate = 1e-2
 
     def learn(self, problem: SampleSet) -> Callable[[np.ndarray], np.ndarray]:

@@ -44,7 +44,7 @@ class HierarchicalPolynomialTask(SampleComplexityTask):
     theoretical_exponent = -1.0
     test_size = 4000
     tiers = {
-        "quick": [{"dims": [3, 5], "k": 2, "q": 3, "noise": 0.1, "eps": 0.25, "n_max": 2048}],
+        "quick": [{"dims": [4, 8], "k": 2, "q": 3, "noise": 0.1, "eps": 0.25, "n_max": 1024}],
         "standard": [{"dims": [4, 6, 8, 10], "k": 2, "q": 3, "noise": 0.1, "eps": 0.1, "n_max": 16384}],
         "large": [{"dims": [8, 12, 16, 24], "k": 2, "q": 3, "noise": 0.1, "eps": 0.1, "n_max": 65536}],
     }

@@ -34,8 +34,9 @@ class ProbeSettings:
     """How a probe spends trials.
 
     A probe first runs `min_trials`, then looks again every `trial_step` trials up to
-    `max_trials`. It stops at the first look that certifies pass or fail, and as soon as a pass
-    has become impossible even at `max_trials` (that stop never changes a pass into anything else).
+    `max_trials`. It stops at the first look that certifies pass or fail. Once a pass has become
+    impossible even at `max_trials`, it runs on only until the failure is certified or
+    `min_trials` trials have run (this early stop never turns a pass into anything else).
     """
 
     delta: float
@@ -118,9 +119,11 @@ def run_probe(trial: TrialFunction, n: int, settings: ProbeSettings) -> ProbeOut
             if decision != "undecided":
                 break
         if failures > allowed_failures:
-            # A pass is out of reach within the cap: the verdict is what the trials so far show.
+            # A pass is out of reach within the cap. Go on only to certify the failure, which
+            # gives the n* interval its low end, and at most up to the first look.
             decision = stats.classify_probe(sum(successes), count, settings.delta, settings.confidence)
-            break
+            if decision == "fail" or count >= settings.min_trials:
+                break
     lower, upper = stats.clopper_pearson_bounds(sum(successes), len(successes), settings.confidence)
     return ProbeOutcome(n, errors, successes, decision, lower, upper)
 
@@ -171,6 +174,7 @@ def search_sample_size(
     ratio: float = GRID_RATIO,
     resolution: float = 1.05,
     confirm_steps: int = 1,
+    low_end_steps: int = 6,
     max_probes: int = 60,
 ) -> SearchResult:
     """Find n*(eps, delta) for the learner behind `trial`, on integers in [n_min, n_max].
@@ -181,6 +185,8 @@ def search_sample_size(
        hi <= lo * resolution or hi = lo + 1.
     3. Confirm: probe `confirm_steps` grid points above the candidate. A non-pass there means
        the error is not monotone in n; the search brackets again above that point.
+    4. Anchor: when no probe below n* certified a failure, walk the grid down (at most
+       `low_end_steps` probes) until one does, so that the interval has a low end.
     n* is then one past the last n that did not pass, rounded up to the next passing probe.
     A failing region is found only where some probe lands in it: one narrower than the
     confirmation reach above a candidate can go unseen.
@@ -219,7 +225,28 @@ def search_sample_size(
         restart = min(grid_up(broken_at, ratio), n_max)
         candidate = _bracket_and_bisect(probe, restart, broken_at + 1, n_max, ratio, resolution)
 
+    if candidate is not None:
+        _anchor_low_end(probe, probes, n_min, ratio, max_steps=low_end_steps)
     return _summarize_search(probes, n_min, n_max)
+
+
+def _anchor_low_end(probe, probes: dict[int, ProbeOutcome], n_min: int, ratio: float, max_steps: int) -> None:
+    """Walk the grid down from the lowest probe near n* until a probe certifies a failure.
+
+    The low end of the n* interval is the largest certified failure plus one; without one,
+    it would fall back to n_min.
+    """
+    passing = [n for n, outcome in probes.items() if outcome.passed]
+    n_star_guess = min(passing)
+    if any(outcome.decision == "fail" and n < n_star_guess for n, outcome in probes.items()):
+        return
+    n = min([n_star_guess] + [n for n in probes if n < n_star_guess])
+    for _ in range(max_steps):
+        if n <= n_min:
+            return
+        n = max(grid_down(n, ratio), n_min)
+        if probe(n).decision == "fail":
+            return
 
 
 def _bracket_and_bisect(probe, start: int, n_min: int, n_max: int, ratio: float, resolution: float) -> int | None:

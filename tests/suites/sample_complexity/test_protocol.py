@@ -209,3 +209,19 @@ def test_error_curve_intervals_contain_means():
     assert curve["error_low"][1] == curve["error_mean"][1] == 0.2
     assert curve["success_rate"] == [pytest.approx(1 / 3), 1.0]
     assert curve["success_low"][0] < 1 / 3 < curve["success_high"][0]
+
+
+def test_search_anchors_interval_low_end():
+    # Success probability 0.7 on [64, 100): probes there stay undecided; below 64 they fail.
+    def trial(n, index):
+        rng = np.random.default_rng([n, index])
+        probability = 1.0 if n >= 100 else (0.7 if n >= 64 else 0.0)
+        success = bool(rng.random() < probability)
+        return float(not success), success
+
+    result = search_sample_size(trial, QUICK, n_min=1, n_max=1000, n_start=100, resolution=1.0)
+    assert result.n_star == 100
+    failures = [n for n, probe in result.probes.items() if probe.decision == "fail"]
+    assert failures
+    assert result.n_star_low == max(n for n in failures if n < 100) + 1
+    assert result.n_star_low > 1
