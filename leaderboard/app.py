@@ -19,12 +19,12 @@ if str(APP_FOLDER) not in sys.path:
 st.set_page_config(page_title="TheoryBench leaderboard", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", url_path="overview", default=True),
-    st.Page("pages/suite.py", title="Suite leaderboard", url_path="suite"),
-    st.Page("pages/task.py", title="Task detail", url_path="task"),
-    st.Page("pages/implementation.py", title="Implementation", url_path="implementation"),
-    st.Page("pages/compare.py", title="Compare", url_path="compare"),
-    st.Page("pages/submissions.py", title="Submissions", url_path="submissions"),
+    st.Page("app_pages/overview.py", title="Overview", default=True),
+    st.Page("app_pages/suite.py", title="Suite leaderboard"),
+    st.Page("app_pages/task.py", title="Task detail"),
+    st.Page("app_pages/implementation.py", title="Implementation"),
+    st.Page("app_pages/compare.py", title="Compare"),
+    st.Page("app_pages/submissions.py", title="Submissions"),
 ]
 
 page = st.navigation(PAGES)

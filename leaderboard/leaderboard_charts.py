@@ -13,6 +13,7 @@ from theorybench import views
 
 PALETTE = qualitative.Plotly
 BOUND_COLOR = "black"
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0}
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -46,7 +47,7 @@ def _add_band(figure: go.Figure, frame: pd.DataFrame, name: str, color: str, das
 
 def curve_figure(
     bands: pd.DataFrame, title: str, x_label: str, y_label: str, bound: float | None = None,
-    bound_text: str = "", markers: pd.DataFrame | None = None, marker_label: str = "",
+    markers: pd.DataFrame | None = None, marker_label: str = "",
 ) -> go.Figure:
     """Return a figure of one stored curve: one line per implementation with its band.
 
@@ -65,22 +66,22 @@ def curve_figure(
         figure.add_vline(x=bound, line={"color": BOUND_COLOR, "dash": "dash"},
                          annotation_text=f"bound {bound:.4g}", annotation_position="top right")
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"color": BOUND_COLOR, "dash": "dash"},
-                                    name=f"bound: {bound_text}" if bound_text else "bound"))
+                                    name="bound"))
     if markers is not None:
         for row in markers.itertuples():
             if row.implementation in colors and math.isfinite(row.value) and x_values.min() <= row.value <= x_values.max():
                 figure.add_vline(x=row.value, line={"color": colors[row.implementation], "dash": "dot"},
                                  annotation_text=f"{marker_label} {row.implementation}", annotation_position="bottom right")
     figure.update_layout(
-        title=title, xaxis_title=x_label, yaxis_title=y_label, legend_title="implementation",
-        margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=420,
+        title=title, xaxis_title=x_label, yaxis_title=y_label, legend=LEGEND_BELOW,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=440,
     )
     figure.update_xaxes(type="log" if log_x else "linear")
     figure.update_yaxes(type="log" if log_y else "linear")
     return figure
 
 
-def sweep_figure(sweep: pd.DataFrame, title: str, x_label: str, y_label: str, draw_bound: bool, bound_text: str = "") -> go.Figure:
+def sweep_figure(sweep: pd.DataFrame, title: str, x_label: str, y_label: str, draw_bound: bool) -> go.Figure:
     """Return `metric` against a parameter across instances, one line per (implementation, group),
     with the bound as a dashed black line per group and its regime changes marked."""
     figure = go.Figure()
@@ -110,12 +111,9 @@ def sweep_figure(sweep: pd.DataFrame, title: str, x_label: str, y_label: str, dr
     figure.update_xaxes(type="log" if views.log_axis(sweep["x"]) else "linear")
     figure.update_yaxes(type="log" if views.log_axis(values) else "linear")
     figure.update_layout(
-        title=title, xaxis_title=x_label, yaxis_title=y_label, legend_title="implementation",
-        margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=460,
+        title=title, xaxis_title=x_label, yaxis_title=y_label, legend=LEGEND_BELOW,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=480,
     )
-    if draw_bound and bound_text:
-        figure.add_annotation(text=f"bound: {bound_text}", xref="paper", yref="paper", x=0, y=-0.22,
-                              showarrow=False, align="left")
     return figure
 
 
@@ -129,5 +127,5 @@ def history_figure(history: pd.DataFrame, title: str) -> go.Figure:
             hovertemplate="%{customdata[1]} = %{y:.4g}<br>commit %{customdata[0]}",
         ))
     figure.update_layout(title=title, xaxis_title="first result of the commit", yaxis_title="score metric (median)",
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=380)
+                         legend=LEGEND_BELOW, margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=380)
     return figure

@@ -64,26 +64,44 @@ def _open(url: str) -> Store:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def results(url: str, latest_run_id: str, newest_result_id: int, suite: str | None = None) -> pd.DataFrame:
-    """Return the results of one suite (every suite when None)."""
+def facets(url: str, latest_run_id: str, newest_result_id: int, suite: str | None = None) -> dict[str, Any]:
+    """Return the values the filters offer (`views.result_facets`)."""
     store = _open(url)
     try:
-        return views.results_frame(store, suites=[suite] if suite else None)
+        return views.result_facets(store, suite)
     finally:
         store.dispose()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=32)
+def results(
+    url: str, latest_run_id: str, newest_result_id: int, suite: str | None = None, *,
+    tasks: tuple[str, ...] = (), tiers: tuple[str, ...] = (), devices: tuple[str, ...] = (),
+    fingerprints: tuple[str, ...] = (), implementations: tuple[str, ...] = (), run_ids: tuple[str, ...] = (),
+    first_day: dt.date | None = None, last_day: dt.date | None = None, latest_only: bool = True,
+) -> pd.DataFrame:
+    """Return the filtered results; by default only the newest result of each trial."""
+    store = _open(url)
+    try:
+        return views.results_frame(
+            store, suites=[suite] if suite else None, tasks=tasks, tiers=tiers, devices=devices,
+            fingerprints=fingerprints, implementations=implementations, run_ids=run_ids,
+            first_day=first_day, last_day=last_day, latest_only=latest_only,
+        )
+    finally:
+        store.dispose()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def leaderboard(
-    url: str, latest_run_id: str, newest_result_id: int, suite: str | None = None,
+    url: str, latest_run_id: str, newest_result_id: int, suite: str | None = None, *,
     tasks: tuple[str, ...] = (), tiers: tuple[str, ...] = (), devices: tuple[str, ...] = (),
     fingerprints: tuple[str, ...] = (), first_day: dt.date | None = None, last_day: dt.date | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (rows, suite_scores) over the results that the filters keep."""
-    frame = results(url, latest_run_id, newest_result_id, suite)
-    selection = views.ResultFilter(tasks=tasks, tiers=tiers, devices=devices, fingerprints=fingerprints,
-                                   first_day=first_day, last_day=last_day)
-    return views.leaderboard_frames(views.filter_results(frame, selection), suites())
+    """Return (rows, suite_scores) over the newest result of each trial that the filters keep."""
+    frame = results(url, latest_run_id, newest_result_id, suite, tasks=tasks, tiers=tiers, devices=devices,
+                    fingerprints=fingerprints, first_day=first_day, last_day=last_day)
+    return views.leaderboard_frames(frame, suites())
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -121,6 +139,18 @@ def submissions(url: str, latest_run_id: str, newest_result_id: int) -> pd.DataF
         return views.submissions_frame(store)
     finally:
         store.dispose()
+
+
+def pick_suite(key: tuple[str, str, int]) -> str | None:
+    """Show the suite selectbox over the suites with results that this installation defines.
+
+    Shows a warning and returns None when there is none.
+    """
+    names = [name for name in facets(*key)["suites"] if name in suites()]
+    if not names:
+        st.warning("The store has results only for suites this installation does not define.")
+        return None
+    return pick("suite", names, key="suite", query_parameter="suite")
 
 
 def cache_key(state: views.StoreState) -> tuple[str, str, int]:

@@ -1,8 +1,8 @@
 """Compare: two implementations or two runs side by side, with the rules of `theorybench compare`.
 
-Counts compare exactly. Other metrics are flagged only when a Mann-Whitney U test over the trials,
+Counts and values compare exactly. Timings and memory are flagged only when a Mann-Whitney U test,
 Benjamini-Hochberg adjusted across every tested row, gives p < 0.002 and the ratio of medians is
-beyond 1.1 either way; time and memory metrics only between results of one fingerprint.
+beyond 1.1 either way, and only between results of one fingerprint.
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ if state is not None:
     suites = data.suites()
     views = data.views
     mode = st.radio("compare", ["two implementations", "two runs"], horizontal=True, key="compare_mode")
-    all_results = data.results(*key)
 
     if mode == "two implementations":
-        names = sorted(set(all_results["suite"]) & set(suites))
-        if not names:
-            st.warning("The store has results only for suites this installation does not define.")
+        suite_name = data.pick_suite(key)
+        if suite_name is None:
             st.stop()
-        suite_name = data.pick("suite", names, key="suite", query_parameter="suite")
-        results = views.latest_per_trial(data.results(*key, suite_name))
+        results = data.results(*key, suite_name)
         implementations = sorted(results["implementation"].unique())
         if len(implementations) < 2:
             st.info(f"Suite {suite_name} has results of one implementation only.")
@@ -40,7 +37,7 @@ if state is not None:
         labels = (first_name, second_name)
     else:
         runs = data.runs(*key)
-        run_ids = [run_id for run_id in runs["id"] if run_id in set(all_results["run_id"])]
+        run_ids = [run_id for run_id, count in zip(runs["id"], runs["results"]) if count > 0]
         if len(run_ids) < 2:
             st.info("The store holds results of one run only; compare needs two.")
             st.stop()
@@ -49,8 +46,8 @@ if state is not None:
         left, right = st.columns(2)
         first_run = left.selectbox("first run (baseline)", run_ids, index=1, format_func=describe.get, key="compare_first_run")
         second_run = right.selectbox("second run", run_ids, index=0, format_func=describe.get, key="compare_second_run")
-        first = views.latest_per_trial(all_results[all_results["run_id"] == first_run])
-        second = views.latest_per_trial(all_results[all_results["run_id"] == second_run])
+        first = data.results(*key, run_ids=(first_run,))
+        second = data.results(*key, run_ids=(second_run,))
         comparison = views.compare_sides(first, second, suites, key="run_id")
         labels = (first_run, second_run)
 
@@ -62,7 +59,7 @@ if state is not None:
     for column, verdict in zip(columns, ["better", "worse", "changed", "no significant change", "not compared"]):
         column.metric(verdict, int(counts.get(verdict, 0)))
     st.caption(f"first = {labels[0]}, second = {labels[1]}; ratio = second / first (medians over trials). "
-               f"Flagged: adjusted p < {views.COMPARE_ALPHA} and ratio beyond {views.COMPARE_RATIO_THRESHOLD}; counts exactly.")
+               f"Flagged: adjusted p < {views.COMPARE_ALPHA} and ratio beyond {views.COMPARE_RATIO_THRESHOLD}; counts and values exactly.")
     only_changes = st.checkbox("only rows that changed", value=False, key="compare_only_changes")
     shown = comparison[comparison["verdict"].isin(["better", "worse", "changed"])] if only_changes else comparison
     st.dataframe(

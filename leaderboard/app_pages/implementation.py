@@ -13,17 +13,13 @@ state = data.require_store()
 if state is not None:
     key = data.cache_key(state)
     suites = data.suites()
-    all_results = data.results(*key)
-    names = sorted(set(all_results["suite"]) & set(suites))
-    if not names:
-        st.warning("The store has results only for suites this installation does not define.")
+    suite_name = data.pick_suite(key)
+    if suite_name is None:
         st.stop()
-    suite_name = data.pick("suite", names, key="suite", query_parameter="suite")
     suite = suites[suite_name]
-    results = data.results(*key, suite_name)
-    implementation = data.pick("implementation", sorted(results["implementation"].unique()), key="implementation",
+    implementation = data.pick("implementation", data.facets(*key, suite_name)["implementations"], key="implementation",
                                query_parameter="implementation")
-    mine = results[results["implementation"] == implementation]
+    mine = data.results(*key, suite_name, implementations=(implementation,), latest_only=False)
     records = data.implementation_records(*key, suite_name, implementation)
 
     st.header(f"{implementation} ({suite_name})")
@@ -66,7 +62,7 @@ if state is not None:
     )
 
     st.subheader("History over commits")
-    history = data.views.commit_history(results, suite, implementation)
+    history = data.views.commit_history(mine, suite, implementation)
     sparklines = data.views.history_sparklines(history)
     st.dataframe(
         sparklines, hide_index=True, key="implementation_history",

@@ -13,7 +13,7 @@ if state is not None:
     results = data.results(*key)
     rows, scores = data.leaderboard(*key)
     suites = data.suites()
-    st.caption(f"store `{state.url}` · {len(results)} results · latest run `{state.latest_run_id}`")
+    st.caption(f"store `{state.url}` · {len(results)} current results (the newest of each trial) · latest run `{state.latest_run_id}`")
 
     overview = data.views.suite_overview(results, scores, suites)
     st.subheader("Suites")

@@ -15,32 +15,24 @@ state = data.require_store()
 if state is not None:
     key = data.cache_key(state)
     suites = data.suites()
-    all_results = data.results(*key)
-    names = sorted(set(all_results["suite"]) & set(suites))
-    if not names:
-        st.warning("The store has results only for suites this installation does not define.")
+    suite_name = data.pick_suite(key)
+    if suite_name is None:
         st.stop()
-    suite_name = data.pick("suite", names, key="suite", query_parameter="suite")
     suite = suites[suite_name]
-    results = data.results(*key, suite_name)
+    facets = data.facets(*key, suite_name)
     st.caption(suite.summary)
 
-    tiers = sorted(results["tier"].unique())
-    tier = data.pick("tier", tiers, key="tier", query_parameter="tier")
-    devices = sorted(results.loc[results["tier"] == tier, "device"].unique())
-    device = data.pick("device", devices, key="device", query_parameter="device")
-    scoped = results[(results["tier"] == tier) & (results["device"] == device)]
-
-    task_names = sorted(scoped["task"].unique())
+    present = facets["tier_device_tasks"]
+    tier = data.pick("tier", sorted({tier for tier, _, _ in present}), key="tier", query_parameter="tier")
+    device = data.pick("device", sorted({device for t, device, _ in present if t == tier}), key="device", query_parameter="device")
+    task_names = sorted({task for t, d, task in present if (t, d) == (tier, device)})
     tasks = st.sidebar.multiselect("tasks", task_names, default=task_names, key="suite_tasks",
                                    help="the suite score is recomputed over the selected tasks")
-    fingerprints = sorted(scoped["fingerprint_id"].unique())
     chosen_fingerprints = st.sidebar.multiselect(
-        "fingerprints", fingerprints, default=[], key="suite_fingerprints",
+        "fingerprints", facets["fingerprints"], default=[], key="suite_fingerprints",
         help="machine fingerprints; empty keeps all. Timings compare only within one fingerprint.",
     )
-    first_day = scoped["started_at"].min().date()
-    last_day = scoped["started_at"].max().date()
+    first_day, last_day = facets["first_day"], facets["last_day"]
     days = st.sidebar.date_input("result dates (UTC)", value=(first_day, last_day), min_value=first_day,
                                  max_value=last_day, key="suite_days")
     if isinstance(days, (tuple, list)) and len(days) == 2:
@@ -51,6 +43,9 @@ if state is not None:
         day_range = (days, days)
     else:
         day_range = (first_day, last_day)
+    if day_range == (first_day, last_day):
+        # The full range: no date condition, so results without a start time stay in.
+        day_range = (None, None)
 
     if not tasks:
         st.info("Select at least one task in the sidebar.")
@@ -98,5 +93,5 @@ if state is not None:
                 instance_config[metric] = st.column_config.NumberColumn(metric, format="%.4g", help=data.views.metric_help(suite, task_name, metric))
             st.dataframe(task_rows[[column for column in columns if column in task_rows]], hide_index=True,
                          column_config=instance_config, key=f"instances_{task_name}")
-            st.page_link("pages/task.py", label=f"charts of {task_name}", icon=":material/show_chart:",
+            st.page_link("app_pages/task.py", label=f"charts of {task_name}", icon=":material/show_chart:",
                          query_params={"suite": suite_name, "task": task_name, "tier": tier, "device": device})

@@ -80,7 +80,7 @@ def show_curves(task: Task, results: pd.DataFrame, rows: pd.DataFrame, key: tupl
         band_note = "band: stored interval" if ends else "band: 95% interval over trials"
         figure = charts.curve_figure(
             bands, f"{name} ({band_note})", labels["x_label"], labels["y_label"], bound=bound,
-            bound_text=task.bound, markers=markers, marker_label=marker_metric,
+            markers=markers, marker_label=marker_metric,
         )
         st.plotly_chart(figure, key=f"curve_{index}")
 
@@ -114,7 +114,9 @@ def show_sweep(task: Task, results: pd.DataFrame) -> None:
     except KeyError:
         pass
     figure = charts.sweep_figure(sweep, f"{metric} against {x_parameter} (mean and 95% interval over trials)",
-                                 x_parameter, f"{metric} ({unit})" if unit else metric, draw_bound, task.bound)
+                                 x_parameter, f"{metric} ({unit})" if unit else metric, draw_bound)
+    if draw_bound:
+        st.caption(f"dashed: the bound, {task.bound}; dotted verticals: where the bound's log-log slope changes")
     st.plotly_chart(figure, key="sweep_chart")
     st.dataframe(sweep, hide_index=True, key="sweep_table",
                  column_config={column: st.column_config.NumberColumn(format="%.4g") for column in ("y", "low", "high", "bound")})
@@ -124,25 +126,21 @@ state = data.require_store()
 if state is not None:
     key = data.cache_key(state)
     suites = data.suites()
-    all_results = data.results(*key)
-    names = sorted(set(all_results["suite"]) & set(suites))
-    if not names:
-        st.warning("The store has results only for suites this installation does not define.")
+    suite_name = data.pick_suite(key)
+    if suite_name is None:
         st.stop()
-    suite_name = data.pick("suite", names, key="suite", query_parameter="suite")
     suite = suites[suite_name]
-    results = data.results(*key, suite_name)
-    task_names = sorted(set(results["task"]) & {task.name for task in suite.tasks()})
-    task_name = data.pick("task", task_names, key="task", query_parameter="task")
+    present = data.facets(*key, suite_name)["tier_device_tasks"]
+    declared = {task.name for task in suite.tasks()}
+    task_name = data.pick("task", sorted({task for _, _, task in present if task in declared}), key="task", query_parameter="task")
     if task_name is None:
         st.info("No results of a known task in this suite.")
         st.stop()
     task = suite.task(task_name)
-    task_results = results[results["task"] == task_name]
-    tier = data.pick("tier", sorted(task_results["tier"].unique()), key="tier", query_parameter="tier")
-    device = data.pick("device", sorted(task_results.loc[task_results["tier"] == tier, "device"].unique()),
+    tier = data.pick("tier", sorted({t for t, _, name in present if name == task_name}), key="tier", query_parameter="tier")
+    device = data.pick("device", sorted({d for t, d, name in present if (t, name) == (tier, task_name)}),
                        key="device", query_parameter="device")
-    scoped = data.views.latest_per_trial(task_results[(task_results["tier"] == tier) & (task_results["device"] == device)])
+    scoped = data.results(*key, suite_name, tasks=(task_name,), tiers=(tier,), devices=(device,))
     rows, _ = data.leaderboard(*key, suite_name, tasks=(task_name,), tiers=(tier,), devices=(device,))
 
     st.header(f"{suite_name} / {task_name}")
