@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from theorybench.contracts import Cell, CellContext, CellOutput, Curve, Suite
-from theorybench.errors import BudgetExceeded, InvalidOutput
+from theorybench.errors import BudgetExceeded, InvalidOutput, NotApplicable
 from theorybench.registry import load_implementation_class
 from theorybench.seeds import derive_seed
 
@@ -155,6 +155,8 @@ def execute_cell(cell: Cell, enforce_memory_limit: bool = True, on_start: Callab
     except InvalidOutput as error:
         result.status, result.reason = "invalid", str(error)
         result.traceback = traceback.format_exc()
+    except NotApplicable as error:
+        result.status, result.reason = "skipped", str(error)
     except BudgetExceeded as error:
         result.status, result.reason = "error", f"budget exceeded: {error}"
         result.traceback = traceback.format_exc()
