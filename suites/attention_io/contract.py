@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from theorybench.contracts import Implementation, Task
+from theorybench.errors import NotApplicable
 
 if TYPE_CHECKING:
     import torch
@@ -42,8 +43,11 @@ class AttentionProblem:
         return cls(n=n, d=d, capacity=capacity, causal=causal, scale=1.0 / math.sqrt(d) if scaled else 1.0)
 
 
-class CapacityTooSmall(Exception):
-    """Raised by a program whose smallest working set does not fit in the fast memory."""
+class CapacityTooSmall(NotApplicable):
+    """Raised by a program whose smallest working set does not fit in the fast memory.
+
+    The cell is skipped with the message as its reason; the program gets no result there.
+    """
 
 
 class AttentionImplementation(Implementation):

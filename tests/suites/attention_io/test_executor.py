@@ -259,3 +259,13 @@ def test_flash2_and_row_chunked_counts_match_closed_form(n, d, capacity):
         chunk = row_chunk_rows(n, d, capacity)
         memory, _, _ = run_program(RowChunkedAttention, n, d, capacity, compute=False)
         assert memory.counts()["words_moved"] == 2 * n * d + 2 * math.ceil(n / chunk) * n * d
+
+
+def test_program_too_big_for_memory_is_skipped():
+    from theorybench.impls.attention_io.flash import FlashAttention1
+
+    params = {"N": 64, "d": 16, "M": 64, "causal": False, "scaled": True}
+    result = run_in_process("attention_io", "io_variants", params, FlashAttention1)
+    assert result.status == "skipped"
+    assert "FlashAttention-1 tiling needs M >= 68 words" in result.reason
+    assert not result.failed
