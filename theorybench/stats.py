@@ -404,7 +404,6 @@ def change_points(values: Sequence[float], penalty: float | None = None, min_siz
     return [int(index) for index in breakpoints if index < y.size]
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Pruning: intervals over seeds, area under accuracy against compression, sparsity within a drop
 # ---------------------------------------------------------------------------------------------
@@ -509,3 +508,41 @@ def linear_rate(
     )
     low, high = result.confidence_interval
     return math.exp(slope), float(np.exp(np.nan_to_num(low, nan=slope))), float(np.exp(np.nan_to_num(high, nan=slope)))
+
+
+def sublinear_order(
+    steps: Sequence[float],
+    measures: Sequence[float],
+    confidence_level: float = 0.95,
+    n_resamples: int = 999,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Return (order, low, high): p such that a sublinearly converging measure behaves as C k^-p.
+
+    steps: (n,) iteration numbers (positive); measures: (n,) positive progress measures. The
+    order is minus the least-squares slope of ln(measure) against ln(step), so ISTA's O(1/k)
+    gives 1 and FISTA's O(1/k^2) gives 2. [low, high] is a percentile bootstrap interval
+    (scipy.stats.bootstrap, pairs resampled). Returns NaNs when fewer than 3 distinct positive
+    steps carry a positive finite measure.
+    """
+    steps = np.asarray(steps, dtype=float)
+    measures = np.asarray(measures, dtype=float)
+    if steps.shape != measures.shape:
+        raise ValueError(f"steps {steps.shape} and measures {measures.shape} differ in shape")
+    keep = np.isfinite(steps) & (steps > 0) & np.isfinite(measures) & (measures > 0)
+    log_steps, logs = np.log(steps[keep]), np.log(measures[keep])
+    if np.unique(log_steps).size < 3:
+        return math.nan, math.nan, math.nan
+    slope = float(_slopes(log_steps, logs))
+    result = scipy_stats.bootstrap(
+        (log_steps, logs),
+        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return -slope, -float(np.nan_to_num(high, nan=slope)), -float(np.nan_to_num(low, nan=slope))

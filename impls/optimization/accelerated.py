@@ -18,7 +18,7 @@ class Nesterov(Optimizer):
 
     name = "nesterov"
     authors = ("Yurii Nesterov",)
-    reference = "Nesterov, Lectures on Convex Optimization (2018), scheme 2.2.22 and Theorem 2.2.3"
+    reference = "Nesterov, Lectures on Convex Optimization (2018), chapter 2"
     tasks = ("least_squares", "logistic_l2", "separable_logistic")
 
     def run(self, problem: Problem, x0: np.ndarray):

@@ -14,7 +14,7 @@ class GradientDescent(Optimizer):
 
     name = "gd"
     authors = ("Augustin Cauchy",)
-    reference = "Nesterov, Lectures on Convex Optimization (2018), Theorem 2.1.15"
+    reference = "Nesterov, Lectures on Convex Optimization (2018), chapter 2"
     tasks = ("least_squares", "logistic_l2", "separable_logistic")
     #: Step size as a multiple of 1 / L.
     step_multiple = 1.0

@@ -18,7 +18,7 @@ class LBFGS(Optimizer):
 
     name = "lbfgs"
     authors = ("Jorge Nocedal",)
-    reference = "Nocedal and Wright, Numerical Optimization (2006), Algorithm 7.4"
+    reference = "Nocedal and Wright, Numerical Optimization (2006), chapter 7"
     tasks = ("least_squares", "logistic_l2", "separable_logistic")
     memory = 10
 

@@ -96,6 +96,7 @@ class OptimizationSuite(Suite):
             final_measure=trace.measures[-1],
             best_measure=float(np.min(trace.measures)),
             theoretical_rate=nan_if_none(implementation.theoretical_rate(problem)),
+            theoretical_order=nan_if_none(implementation.theoretical_order(problem)),
             lower_bound_rate=nan_if_none(lower_bound_rate(kappa)),
             lower_bound_iterations=nan_if_none(lower_bound_iterations(kappa, last_target)),
             kappa=kappa if math.isfinite(kappa) else math.nan,
@@ -132,7 +133,14 @@ class OptimizationSuite(Suite):
         rate_per_call = math.nan
         if np.unique(calls).size >= 3:
             rate_per_call = math.exp(np.polyfit(calls, np.log(measures[window]), 1)[0])
-        return {"rate": rate, "rate_low": low, "rate_high": high, "rate_per_call": rate_per_call}
+        # The sublinear order uses every iterate above the rounding floor: its power law holds
+        # from the first iterations on, unlike a linear rate's asymptotic regime.
+        floor = np.flatnonzero(np.isfinite(measures) & (measures > 1e-13))
+        order, order_low, order_high = stats.sublinear_order(np.asarray(trace.iterations, dtype=float)[floor], measures[floor], seed=seed)
+        return {
+            "rate": rate, "rate_low": low, "rate_high": high, "rate_per_call": rate_per_call,
+            "order": order, "order_low": order_low, "order_high": order_high,
+        }
 
     @staticmethod
     def _curves(instance, trace) -> list[Curve]:
@@ -185,6 +193,7 @@ class OptimizationSuite(Suite):
             summary[f"success_{label}"] = float(np.mean(successes)) if successes else 0.0
         ok = [row.get("metrics") or {} for row in results if row["status"] == "ok"]
         for name in ("rate", "rate_low", "rate_high", "rate_per_call", "theoretical_rate", "lower_bound_rate",
+                     "order", "order_low", "order_high", "theoretical_order",
                      "lower_bound_iterations", "final_measure", "calls_total", "time_total_s", "kappa",
                      "final_training_error", "final_normalized_margin"):
             values = [float(m[name]) for m in ok if m.get(name) is not None and math.isfinite(float(m[name]))]

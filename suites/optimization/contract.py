@@ -182,11 +182,15 @@ class Optimizer(Implementation):
     float64 array the optimizer may modify) and yields float64 arrays of the same shape. The
     harness stops the generator when the budget is spent or the last target is reached, so
     `run` may loop forever. `theoretical_rate` returns the factor per iteration by which the
-    method's theory guarantees the progress measure shrinks on this problem, or None.
+    method's theory guarantees the progress measure shrinks on this problem, or None;
+    `theoretical_order` returns p of an O(k^-p) guarantee for sublinear methods, or None.
     """
 
     def run(self, problem: Problem, x0: np.ndarray) -> Iterator[np.ndarray]:
         raise NotImplementedError
 
     def theoretical_rate(self, problem: Problem) -> float | None:
+        return None
+
+    def theoretical_order(self, problem: Problem) -> float | None:
         return None

@@ -81,6 +81,10 @@ COMMON_METRICS = (
     Metric("rate_high", "per iteration", "none", "value", "upper end of the 95% bootstrap interval of the rate"),
     Metric("rate_per_call", "per oracle call", "min", "value", "empirical linear rate per oracle call"),
     Metric("theoretical_rate", "per iteration", "none", "value", "rate the method's theory guarantees on this instance"),
+    Metric("order", "", "max", "value", "empirical sublinear order p: the measure decays as C k^-p in iterations k"),
+    Metric("order_low", "", "none", "value", "lower end of the 95% bootstrap interval of the order"),
+    Metric("order_high", "", "none", "value", "upper end of the 95% bootstrap interval of the order"),
+    Metric("theoretical_order", "", "none", "value", "order p of the method's O(k^-p) guarantee on this instance"),
     Metric("lower_bound_rate", "per iteration", "none", "value", "first-order lower bound ((sqrt(kappa)-1)/(sqrt(kappa)+1))^2"),
     Metric("lower_bound_iterations", "iterations", "none", "value", "sqrt(kappa) ln(1/eps) at the last target"),
     Metric("kappa", "", "none", "value", "condition number L / mu of the instance"),
@@ -405,7 +409,7 @@ class LassoTask(OptimizationTask):
     bound = "FISTA: f - f* <= 2 L ||x0 - x*||^2 / (k + 1)^2; ISTA: L ||x0 - x*||^2 / (2k)"
     metrics = _target_metrics(SUBOPTIMALITY_TARGETS, "relative suboptimality") + COMMON_METRICS
     score_metric = "calls_to_1e-06"
-    leaderboard_metrics = ("ert_1e-04", "ert_1e-08", "rate")
+    leaderboard_metrics = ("ert_1e-04", "ert_1e-08", "rate", "order", "theoretical_order")
     tiers = {
         "quick": [
             {"data": "synthetic", "n": 100, "d": 200, "n_nonzero": 10, "l1_ratio": 0.1, "budget": 500},

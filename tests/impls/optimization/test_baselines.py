@@ -179,3 +179,10 @@ def test_stochastic_baselines_reproducible():
     first = run("least_squares", dict(LS_DIABETES, budget=10), SGD, trial=3)
     second = run("least_squares", dict(LS_DIABETES, budget=10), SGD, trial=3)
     assert first["final_measure"] == second["final_measure"]
+
+
+def test_fista_order_at_least_its_guarantee():
+    # FISTA's O(1/k^2) is a worst case, so the order's interval must not lie entirely below 2.
+    metrics = run("lasso", LASSO_DIABETES, FISTA)
+    assert metrics["theoretical_order"] == 2.0
+    assert metrics["order_high"] >= 2.0

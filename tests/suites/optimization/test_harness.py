@@ -267,3 +267,30 @@ def test_summarize_reports_ert_and_rate():
     assert summary["success_1e-05"] == 1.0
     assert summary["rate"] == pytest.approx(0.6)
     assert summary["rate_low"] == pytest.approx(0.5)
+
+
+def test_linear_rate_recovers_known_factor():
+    from theorybench.stats import linear_rate
+
+    steps = np.arange(60)
+    noise = np.exp(0.05 * np.random.default_rng(0).standard_normal(60))
+    rate, low, high = linear_rate(steps, 2.0 * 0.8**steps * noise)
+    assert rate == pytest.approx(0.8, abs=0.005)
+    assert low <= 0.8 <= high
+
+
+def test_sublinear_order_recovers_known_power():
+    from theorybench.stats import sublinear_order
+
+    steps = np.arange(1, 300)
+    order, low, high = sublinear_order(steps, 3.0 / steps**1.0)
+    assert order == pytest.approx(1.0, abs=1e-9)
+    assert low == pytest.approx(1.0, abs=1e-9)
+    assert high == pytest.approx(1.0, abs=1e-9)
+
+
+def test_rate_fits_return_nan_on_short_series():
+    from theorybench.stats import linear_rate, sublinear_order
+
+    assert all(math.isnan(value) for value in linear_rate([0, 1], [1.0, 0.5]))
+    assert all(math.isnan(value) for value in sublinear_order([1, 2, 3], [1.0, 0.0, -1.0]))
