@@ -42,9 +42,9 @@ class InvalidOutput(Exception):
 class NotApplicable(Exception):
     """Raised when a cell's instance lies outside what the implementation can run at all.
 
-    The cell gets status "skipped" with this message as its reason, which is not a failure:
-    an attention program whose smallest working set exceeds the instance's fast memory, say.
-    Scoring still gives the implementation no result on that instance.
+    The cell gets status "skipped" with this message as its reason, which is not a failure. An
+    example is an attention program whose smallest working set exceeds the instance's fast
+    memory. Scoring still gives the implementation no result on that instance.
     """
 
 
