@@ -1,9 +1,9 @@
 """The pruning suite: test accuracy against a canonical, enforced sparsity.
 
 A pruner (`Pruner`) receives a copy of a trained dense model, a target sparsity, calibration
-batches and a fine-tuning budget it may spend through the harness; it returns masks. One cell
-is one (task instance, pruner, seed) and sweeps every target sparsity, so each cell yields an
-accuracy-against-sparsity curve. One problem of the performance profile is one (instance,
+batches and a fine-tuning budget it may spend through the harness, and it returns masks. One
+cell is one (task instance, pruner, seed) and sweeps every target sparsity, so each cell yields
+an accuracy-against-sparsity curve. One problem of the performance profile is one (instance,
 target sparsity) pair, costed by the test error after fine-tuning (median over seeds).
 """
 

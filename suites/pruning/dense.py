@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class DenseRecipe:
-    """How a dense model is trained: Adam, a fixed number of epochs, the best validation epoch kept."""
+    """The dense training recipe: Adam for a fixed number of epochs, keeping the best validation epoch."""
 
     epochs: int
     lr: float = 3e-3
@@ -70,7 +70,7 @@ def _tensors(splits: Splits) -> tuple[torch.Tensor, ...]:
 def train_dense(spec: Mapping[str, Any], splits: Splits, recipe: DenseRecipe, seed: int) -> dict[str, Any]:
     """Train the model `spec` describes from `seed` and return its cache entry.
 
-    The entry holds the state of the epoch with the best validation accuracy (the earliest on a
+    The entry contains the state of the epoch with the best validation accuracy (the earliest on a
     tie), the state at the rewind step, and that validation accuracy.
     """
     with torch.random.fork_rng(devices=[]):

@@ -1,10 +1,10 @@
 """The harness of one pruning cell: one (task instance, pruner, seed) sweeping every target sparsity.
 
 For each target sparsity the pruner gets a fresh copy of the dense model and a fresh fine-tuning
-budget. The harness then checks the masks against the weights, measures the achieved sparsity,
-fine-tunes the masked model with the remaining budget (validation accuracy picks the
-checkpoint), checks that sparsity survives a `state_dict` round trip, and evaluates test
-accuracy once per reported model.
+budget. The harness then checks the masks against the weights and measures the achieved
+sparsity. It fine-tunes the masked model with the remaining budget, and validation accuracy
+picks the checkpoint. Last, it checks that sparsity survives a `state_dict` round trip and
+evaluates test accuracy once per reported model.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class CellSettings:
 
 @dataclasses.dataclass
 class SparsityOutcome:
-    """What the harness measured at one target sparsity."""
+    """Measurements of one target sparsity."""
 
     requested: float
     achieved: float
@@ -191,7 +191,6 @@ def prune_at(
     returned = pruner.prune(request)
     prune_seconds = time.perf_counter() - started - handle.seconds
     pruner_steps = handle.steps_used
-    pruner_finetune_seconds = handle.seconds
 
     _remove_reparametrization(model)
     missing_layers = [name for name in reference["counts"] if name not in prunable_layers(model)]

@@ -109,7 +109,7 @@ def test_obs_update_matches_explicit_formula():
     np.testing.assert_allclose((weights + computed)[removed], 0.0, atol=1e-10)
 
 
-def test_obs_update_is_the_least_quadratic_cost_among_feasible_updates():
+def test_obs_update_minimizes_quadratic_cost():
     rng = np.random.default_rng(2)
     gradients = rng.standard_normal((4, 7))
     weights = rng.standard_normal(7)

@@ -26,7 +26,8 @@ def test_mnist1d_generates_offline_and_keeps_global_rng():
     np.random.seed(123)
     x, y = generate_mnist1d.__wrapped__(42, 500)
     assert np.random.rand() == expected_next
-    assert x.shape == (500, 40) and x.dtype == np.float32
+    assert x.shape == (500, 40)
+    assert x.dtype == np.float32
     assert sorted(np.unique(y).tolist()) == list(range(10))
 
 
@@ -89,7 +90,8 @@ def test_unreadable_cache_entry_is_rebuilt(private_cache: Path):
     path = next(private_cache.glob("unit-*.pt"))
     path.write_bytes(b"truncated")
     entry, hit = load_or_build("unit", {"value": 1}, lambda: {"x": torch.full((2,), 5.0)})
-    assert not hit and torch.equal(entry["x"], torch.full((2,), 5.0))
+    assert not hit
+    assert torch.equal(entry["x"], torch.full((2,), 5.0))
 
 
 def _build_slowly(log_path: str) -> dict:

@@ -87,8 +87,6 @@ class ShrinksFirstLayer(Pruner):
             new_second.weight.copy_(second.weight[:, :keep_units])
             new_second.bias.copy_(second.bias)
         model[0], model[2] = new_first, new_second
-        dense_total = request.finetune._model  # the same object as request.model
-        assert dense_total is model
         shrunk_total = sum(w.numel() for w in prunable_weights(model).values())
         removed = first.weight.numel() + second.weight.numel() - new_first.weight.numel() - new_second.weight.numel()
         # Prune only what is still needed against the dense count.

@@ -205,7 +205,7 @@ def test_masks_against_zeros_names_layer_and_counts():
     check_masks_match_zeros(model, masks, "after pruning")
 
 
-def test_sparsity_counts_against_dense_size_and_reports_bias_units():
+def test_sparsity_against_dense_size():
     model = _model()
     reference = dense_counts(model)
     # Shrink the first layer to 2 of its 3 units (and the next layer's inputs) as a structured pruner would.
