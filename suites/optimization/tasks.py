@@ -167,7 +167,7 @@ class LeastSquares(OptimizationTask):
         "standard": [
             {"data": "synthetic", "n": 2000, "d": 500, "kappa": 100.0, "budget": 3000},
             {"data": "synthetic", "n": 2000, "d": 500, "kappa": 10000.0, "budget": 5000},
-            {"data": "synthetic", "n": 2000, "d": 500, "kappa": 100000.0, "budget": 10000},
+            {"data": "synthetic", "n": 2000, "d": 500, "kappa": 100000.0, "budget": 5000},
             {"data": "diabetes", "budget": 5000},
         ],
     }

@@ -294,3 +294,54 @@ def test_rate_fits_return_nan_on_short_series():
 
     assert all(math.isnan(value) for value in linear_rate([0, 1], [1.0, 0.5]))
     assert all(math.isnan(value) for value in sublinear_order([1, 2, 3], [1.0, 0.0, -1.0]))
+
+
+class Float32Iterates(Optimizer):
+    name = "test-float32"
+
+    def run(self, problem, x0):
+        x = x0
+        while True:
+            x = x - problem.gradient(x) / problem.smoothness
+            yield x.astype(np.float32)
+
+
+class ComplexIterates(Optimizer):
+    name = "test-complex"
+
+    def run(self, problem, x0):
+        yield x0.astype(np.complex128)
+
+
+def test_float32_iterates_are_converted():
+    result = run_in_process("optimization", "least_squares", SMALL_LS, Float32Iterates)
+    assert result.status == "ok"
+    assert result.metrics["reached_1e-03"] == 1
+
+
+def test_complex_iterates_are_invalid():
+    result = run_in_process("optimization", "least_squares", SMALL_LS, ComplexIterates)
+    assert result.status == "invalid"
+    assert "dtype complex128" in result.reason
+
+
+def test_measure_time_excluded_from_optimizer_time():
+    import dataclasses
+    import time
+
+    from theorybench.suites.optimization.harness import run_optimizer
+
+    instance = LeastSquares().make_instance({"data": "synthetic", "n": 30, "d": 6, "kappa": 10.0}, np.random.default_rng(0))
+    fast_measure = instance.measure
+
+    def slow_measure(x, x0):
+        time.sleep(0.05)
+        return fast_measure(x, x0)
+
+    slow_instance = dataclasses.replace(instance, measure=slow_measure)
+    counter = CallCounter(weights=ORACLE_WEIGHTS, total_budget=4)
+    problem = Problem(instance.objective, instance.kind, instance.strong_convexity, counter, seed=0)
+    trace = run_optimizer(RandomSteps(), problem, slow_instance, counter, np.ones(6), max_iterations=100)
+    # Five measure evaluations sleep 0.25 s in total; none of it may be charged to the optimizer.
+    assert len(trace) == 5
+    assert trace.times[-1] < 0.1
