@@ -3,8 +3,8 @@
 The I/O program runs the three kernels of standard attention one after the other, each through
 slow memory: S = scale * Q K^T is written to slow memory, a two-pass row softmax turns S into P in
 place, and O = P V is computed from P. Blocks of b query rows and b key rows span the full head
-dimension d; b is the largest block size whose working set fits in M. The torch function builds
-the full (N x N) score tensor per head.
+dimension d, with b the largest block size whose working set fits in M. The torch function
+builds the full (N x N) score tensor per head.
 """
 
 from __future__ import annotations

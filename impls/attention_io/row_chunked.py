@@ -1,9 +1,9 @@
 """Row-chunked attention: exact softmax over whole rows, one chunk of query rows at a time.
 
 The I/O program keeps the b x N scores of a chunk of b query rows in fast memory, so the softmax
-needs no rescaling, and streams K and V once per chunk; b is the largest chunk whose working set
-(b N scores, the Q chunk, one K or V block of at least b rows and three b x 1 vectors) fits in M,
-and the K/V blocks take the space left. It needs M > N + 2d words, and K and V are
+needs no rescaling, and it streams K and V once per chunk. The chunk size b is the largest whose
+working set fits in M: b N scores, the Q chunk, one K or V block of at least b rows and three
+b x 1 vectors. The K/V blocks then take the space left. It needs M > N + 2d words, and K and V are
 read ceil(N / b) times, about 2 N^2 d (N + 2d) / M words in all. The torch function splits the
 queries into chunks so the score tensor never exceeds a fixed number of entries.
 """
@@ -102,11 +102,12 @@ class RowChunkedAttention(AttentionImplementation):
         n_k = k.shape[-2]
         rows = max(1, CHUNK_SCORE_ENTRIES // (batch * heads * n_k))
         scale = d ** -0.5
+        keys_transposed = k.float().transpose(-2, -1)
         outputs = []
         for i0 in range(0, n_q, rows):
             i1 = min(i0 + rows, n_q)
             # Scores in float32: half-precision scores of large magnitude lose whole units to rounding.
-            scores = torch.matmul(q[..., i0:i1, :].float(), k.float().transpose(-2, -1)) * scale
+            scores = torch.matmul(q[..., i0:i1, :].float(), keys_transposed) * scale
             if causal:
                 hidden = torch.arange(n_k, device=q.device)[None, :] > torch.arange(i0, i1, device=q.device)[:, None]
                 scores = scores.masked_fill(hidden, float("-inf"))

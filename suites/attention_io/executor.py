@@ -101,6 +101,8 @@ class TwoLevelMemory:
 
     `inputs` maps "Q", "K", "V" to float64 arrays of shape (N, d) in value mode; in count-only
     mode (`compute=False`) pass `shape=(N, d)` and no inputs. `capacity` is M in words.
+    `output_key` is any object the harness keeps to itself: `output` returns O's values only
+    when given it, so a program cannot read values out of slow memory without counted loads.
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class TwoLevelMemory:
         inputs: dict[str, np.ndarray] | None = None,
         shape: tuple[int, int] | None = None,
         compute: bool = True,
+        output_key: object | None = None,
     ):
         if capacity < 1:
             raise ValueError(f"capacity must be at least one word, got {capacity}")
@@ -125,6 +128,7 @@ class TwoLevelMemory:
 
         self._capacity = int(capacity)
         self._compute = compute
+        self._output_key = output_key
         self._reads = 0
         self._writes = 0
         self._step = 0
@@ -170,8 +174,10 @@ class TwoLevelMemory:
         """Return how many words of O the program never stored."""
         return int(self._output_stored.size - np.count_nonzero(self._output_stored))
 
-    def output(self) -> np.ndarray:
-        """Return a copy of the slow-memory array O (value mode only)."""
+    def output(self, key: object) -> np.ndarray:
+        """Return a copy of the slow-memory array O (value mode only) to the holder of the output key."""
+        if self._output_key is None or key is not self._output_key:
+            raise MemoryModelViolation("reading O needs the output key the executor was built with; programs must load data instead")
         if not self._compute:
             raise RuntimeError("count-only mode holds no values; run in value mode to read the output")
         return self._slow_data[OUTPUT_ARRAY].copy()

@@ -61,7 +61,7 @@ class IOTask(Task):
     bound = IO_BOUND_TEXT
     metrics = IO_METRICS
     score_metric = "io_ratio"
-    leaderboard_metrics = ("io_ratio", "words_moved", "bound_words", "m_over_d2")
+    leaderboard_metrics = ("io_ratio", "regime", "words_moved", "bound_words", "m_over_d2")
     devices = ("cpu",)
     #: Instances with N at most this size run in value mode and are checked against float64;
     #: larger ones run in count-only mode, where only the coverage of O is checked.
@@ -75,10 +75,11 @@ class IOMemorySweep(IOTask):
     name = "io_memory_sweep"
     summary = "words moved against the fast memory size M, from d^2/16 to N d, so the regime change at M = d^2 shows"
     tiers = {
-        "quick": [_io_instance(256, d, m) for d in (16, 64) for m in _memory_sweep(256, d)],
+        "quick": [_io_instance(128, d, m) for d in (16, 64) for m in _memory_sweep(128, d)],
         "standard": [_io_instance(2048, d, m) for d in (16, 64) for m in _memory_sweep(2048, d)],
-        # NOTE: the executor runs about 1e6 steps per second and tiny M means tiny tiles, so the
-        # large tier starts at M = d^2 / 4 with d = 64; smaller M at N = 16384 takes hours.
+        # NOTE: the executor runs about 6e5 steps per second and tiny M means tiny tiles, so the
+        # large tier starts at M = d^2 / 4 with d = 64. Smaller M at N = 16384 would take hours
+        # per cell (an estimate from the step count).
         "large": [_io_instance(16384, 64, m) for m in _memory_sweep(16384, 64, smallest=4)],
     }
 
@@ -97,7 +98,7 @@ class IOVariants(IOTask):
     name = "io_variants"
     summary = "correctness and words moved with and without the causal mask and the 1/sqrt(d) scale"
     tiers = {
-        "quick": [_io_instance(128, 16, m, causal, scaled) for m in (64, 1024) for causal in (False, True) for scaled in (True, False)],
+        "quick": [_io_instance(96, 16, m, causal, scaled) for m in (64, 1024) for causal in (False, True) for scaled in (True, False)],
         "standard": [_io_instance(512, 64, m, causal, scaled) for m in (1024, 16384) for causal in (False, True) for scaled in (True, False)],
         "large": [],
     }

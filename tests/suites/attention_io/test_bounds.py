@@ -42,7 +42,7 @@ def test_memory_sweep_crosses_d_squared():
         assert params["M"] <= params["N"] * params["d"]
     d16 = [params["M"] for params in IOMemorySweep().instances("quick") if params["d"] == 16]
     assert min(d16) == 16 * 16 // 16
-    assert max(d16) == 256 * 16
+    assert max(d16) == 128 * 16
     assert any(m < 256 for m in d16) and any(m > 256 for m in d16)
 
 

@@ -25,9 +25,12 @@ from theorybench.testing import run_in_process
 PROGRAMS = (NaiveAttention, RowChunkedAttention, FlashAttention1, FlashAttention2, SquareTiling)
 
 
+KEY = object()
+
+
 def value_memory(n: int = 8, d: int = 4, capacity: int = 64, seed: int = 0) -> tuple[TwoLevelMemory, np.ndarray]:
     qkv = np.random.default_rng(seed).standard_normal((3, n, d))
-    return TwoLevelMemory(capacity, inputs={"Q": qkv[0], "K": qkv[1], "V": qkv[2]}), qkv
+    return TwoLevelMemory(capacity, inputs={"Q": qkv[0], "K": qkv[1], "V": qkv[2]}, output_key=KEY), qkv
 
 
 def run_program(program_class, n, d, capacity, causal=False, scaled=True, compute=True, seed=0):
@@ -141,16 +144,25 @@ def test_output_comes_only_from_stores():
     memory, qkv = value_memory(n=4, d=2, capacity=64)
     tile = memory.load(memory.slow("V"), 0, 2)
     memory.store(tile, memory.slow("O"), 2)
-    output = memory.output()
+    output = memory.output(KEY)
     assert np.all(np.isnan(output[:2]))
     np.testing.assert_array_equal(output[2:], qkv[2][:2])
     assert memory.unstored_output_words() == 4
 
 
 def test_count_only_mode_has_no_values():
-    memory = TwoLevelMemory(16, shape=(4, 2), compute=False)
+    memory = TwoLevelMemory(16, shape=(4, 2), compute=False, output_key=KEY)
     with pytest.raises(RuntimeError, match="count-only"):
-        memory.output()
+        memory.output(KEY)
+
+
+def test_output_needs_the_harness_key():
+    memory, _ = value_memory()
+    with pytest.raises(MemoryModelViolation, match="output key"):
+        memory.output(object())
+    unkeyed = TwoLevelMemory(16, shape=(4, 2), compute=False)
+    with pytest.raises(MemoryModelViolation, match="output key"):
+        unkeyed.output(None)
 
 
 class NeverStores(AttentionImplementation):
@@ -212,7 +224,7 @@ def test_overflowing_program_is_invalid():
 def test_program_matches_float64_reference(program_class, causal, scaled):
     memory, qkv, problem = run_program(program_class, 37, 8, 400, causal, scaled)
     reference = attention_reference(*qkv, causal, problem.scale)
-    np.testing.assert_allclose(memory.output(), reference, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(memory.output(KEY), reference, atol=1e-12, rtol=0)
     assert memory.counts()["peak_fast_words"] <= 400
 
 
