@@ -70,6 +70,12 @@ class LinearModelObjective:
             changed = np.flatnonzero(x != self._cached_x)
             if changed.size == 0:
                 return self._cached_z
+            if changed.size == 1:
+                # A column view avoids the copy that fancy indexing makes.
+                j = changed[0]
+                z = self._cached_z + self.A_columns[:, j] * (x[j] - self._cached_x[j])
+                self._remember(x, z, incremental=True)
+                return z
             if changed.size <= self.d // 4:
                 delta = x[changed] - self._cached_x[changed]
                 z = self._cached_z + self.A_columns[:, changed] @ delta
@@ -121,6 +127,9 @@ class LinearModelObjective:
         """Return the partial derivatives of the smooth part along `coordinates`, in O(n k) when cached."""
         z = self.linear(x)
         derivative = self._loss_derivative(z, self.b)
+        if coordinates.size == 1:
+            j = coordinates[0]
+            return np.array([self.A_columns[:, j] @ derivative / self.n + self.l2 * x[j]])
         return self.A_columns[:, coordinates].T @ derivative / self.n + self.l2 * x[coordinates]
 
     def stochastic_gradient(self, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
