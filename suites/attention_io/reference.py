@@ -7,11 +7,20 @@ import math
 import numpy as np
 
 
-def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, scale: float) -> np.ndarray:
+def attention_reference(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    causal: bool,
+    scale: float,
+    query_positions: np.ndarray | None = None,
+) -> np.ndarray:
     """Return softmax(scale * q k^T) v in float64, with the causal mask when `causal`.
 
-    q, k, v: (..., N, d) arrays. The causal mask hides key j from query i when j > i, so every
-    row keeps at least key 0 and the softmax is always defined.
+    q: (..., R, d), k and v: (..., N, d). `query_positions` (R,) gives each query row's position
+    in the sequence, 0 to R - 1 by default; pass it when q holds a subset of the rows. The causal
+    mask hides key j from the query at position i when j > i, so every row keeps at least key 0
+    and the softmax is always defined.
     """
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
@@ -19,7 +28,8 @@ def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: boo
     scores = scale * (q @ np.swapaxes(k, -1, -2))
     if causal:
         n_q, n_k = scores.shape[-2:]
-        hidden = np.arange(n_k)[None, :] > np.arange(n_q)[:, None]
+        positions = np.arange(n_q) if query_positions is None else np.asarray(query_positions)
+        hidden = np.arange(n_k)[None, :] > positions[:, None]
         scores = np.where(hidden, -np.inf, scores)
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)

@@ -242,3 +242,27 @@ def test_pinned_backends_compute_attention_on_cpu(implementation):
     for causal in (False, True):
         expected = sdpa(q, k, v, causal)
         torch.testing.assert_close(implementation().attention(q, k, v, causal), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_long_sequences_checked_on_sampled_rows(monkeypatch):
+    monkeypatch.setattr(runtime_harness, "MAX_CHECKED_ROWS", 16)
+    tensors = tuple(torch.randn(1, 2, 100, 8) for _ in range(3))
+    expected = runtime_harness.Expected(tensors, True, np.random.default_rng(0))
+    assert expected.rows.size == 16
+    assert {0, 1, 98, 99} <= set(expected.rows.tolist())
+    full = runtime_harness.Expected(tensors, True, np.random.default_rng(0))
+    output = torch.nn.functional.scaled_dot_product_attention(*tensors, is_causal=True)
+    assert runtime_harness.checked_error(output, full, "float32", "cpu", "sampled rows") < 1e-5
+    corrupted = output.clone()
+    corrupted[..., expected.rows[5], :] += 1.0
+    with pytest.raises(runtime_harness.InvalidOutput, match="sampled rows"):
+        runtime_harness.checked_error(corrupted, expected, "float32", "cpu", "sampled rows")
+
+
+def test_reference_with_query_positions_matches_full():
+    rng = np.random.default_rng(1)
+    q, k, v = rng.standard_normal((3, 20, 4))
+    rows = np.array([0, 3, 19])
+    full = runtime_harness.attention_reference(q, k, v, True, 0.5)
+    subset = runtime_harness.attention_reference(q[rows], k, v, True, 0.5, rows)
+    np.testing.assert_allclose(subset, full[rows], atol=1e-14)
