@@ -133,8 +133,8 @@ class OptimizationSuite(Suite):
         rate_per_call = math.nan
         if np.unique(calls).size >= 3:
             rate_per_call = math.exp(np.polyfit(calls, np.log(measures[window]), 1)[0])
-        # The sublinear order uses every iterate above the rounding floor: its power law holds
-        # from the first iterations on, unlike a linear rate's asymptotic regime.
+        # The sublinear order uses every iterate above the rounding floor, because an O(k^-p)
+        # guarantee applies from the first iteration on, unlike a linear rate's asymptotic regime.
         floor = np.flatnonzero(np.isfinite(measures) & (measures > 1e-13))
         order, order_low, order_high = stats.sublinear_order(np.asarray(trace.iterations, dtype=float)[floor], measures[floor], seed=seed)
         return {

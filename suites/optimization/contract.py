@@ -179,10 +179,11 @@ class Optimizer(Implementation):
     """Contract of the optimization suite: a generator of iterates.
 
     Subclasses implement `run`, which receives the counted problem and a starting point (a
-    float64 array the optimizer may modify) and yields float64 arrays of the same shape. The
-    harness stops the generator when the budget is spent or the last target is reached, so
+    float64 array the optimizer may modify) and yields float64 arrays of the same shape.
+    Arrays of another real dtype are converted to float64. Anything else, a wrong shape or a
+    non-finite entry makes the cell invalid. The harness stops the generator when the budget is spent or the last target is reached, so
     `run` may loop forever. `theoretical_rate` returns the factor per iteration by which the
-    method's theory guarantees the progress measure shrinks on this problem, or None;
+    method's theory guarantees the progress measure shrinks on this problem, or None.
     `theoretical_order` returns p of an O(k^-p) guarantee for sublinear methods, or None.
     """
 
