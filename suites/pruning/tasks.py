@@ -56,8 +56,8 @@ COMMON_METRICS = (
 )
 
 BOUND = (
-    "speedup_s <= 1/(1-s) when pruning is spread evenly over FLOPs; "
-    "PQI bound (Diao et al. 2023): keep r >= d (1+eta)^(-q/(q-p)) (1-PQI)^(qp/(q-p)) weights for relative error eta"
+    "PQ-index bound (Diao et al., ICLR 2023): keep r = ceil(d (1+eta)^(-q/(q-p)) (1-PQI)^(qp/(q-p))) "
+    "of d weights; speedup at sparsity s is 1/(1-s) when every weight does the same work"
 )
 
 
