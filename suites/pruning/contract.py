@@ -175,10 +175,11 @@ class FineTuneHandle:
 class PruneRequest:
     """Everything a pruner receives for one target sparsity.
 
-    `model` is the pruner's own copy of the trained dense model; the harness reads the pruned
-    weights from it after `prune` returns. `rewind_state` is a copy of the dense model's weights
-    early in its training (for lottery-ticket rewinding). Draw every random number from `rng` or
-    `generator`, never from global state.
+    `model` is the pruner's own copy of the trained dense model, and the harness reads the pruned
+    weights from it after `prune` returns. `rewind_state` is a copy of the dense model's
+    state_dict after `DenseRecipe.rewind_fraction` (5% by default) of its training steps, for
+    lottery-ticket rewinding. Draw every random number from `rng` or `generator`, never from
+    global state.
     """
 
     model: nn.Module
@@ -210,6 +211,7 @@ class Pruner(Implementation):
 
         Return one boolean (or 0/1) tensor per prunable weight, with the weight's shape, True for
         a kept weight. The pruned weights of `request.model` must be zero. The canonical sparsity
-        1 - kept / (dense prunable weights) must reach the target.
+        1 - kept / (dense prunable weights) must reach the target within 0.002, or the harness
+        rejects the cell.
         """
         raise NotImplementedError
