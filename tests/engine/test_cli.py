@@ -202,3 +202,23 @@ def test_list_shows_tasks_with_bounds(store_url):
 def test_empty_store_leaderboard_explains(store_url):
     completed = theorybench("leaderboard", store_url=store_url, check_code=0)
     assert "theorybench run --tier quick" in completed.stdout
+
+
+def test_cuda_cells_are_skipped_without_gpu(store_url):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so CUDA cells run")
+    completed = theorybench("run", "--suite", "optimization", "--task", "least_squares", "--impl", FAULTY,
+                            "--impl", "test-good", "--seeds", "1", "--device", "cuda", store_url=store_url, check_code=2)
+    assert "select no cell" in completed.stderr
+
+
+def test_auto_device_resolves_to_cpu_without_gpu():
+    import torch
+
+    from theorybench.plan import resolve_device
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected
+    assert resolve_device("cpu") == "cpu"

@@ -78,3 +78,21 @@ def test_worker_pool_survives_many_empty_cells():
         pids = {result.worker_pid for result in results}
     assert len(results) == len(cells)
     assert len(pids) <= 2
+
+
+def test_cuda_cell_without_gpu_is_skipped_with_reason():
+    import dataclasses
+
+    import torch
+
+    from theorybench.worker import execute_cell
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    registry = Registry(extra_paths=[FAULTY])
+    request = PlanRequest(suites=["optimization"], tasks=["least_squares"], implementations=["test-good"], trials=1, device="cpu")
+    cells, _ = plan_cells(registry, request, added=registry.added)
+    result = execute_cell(dataclasses.replace(cells[0], device="cuda"))
+    assert result.status == "skipped"
+    assert "no CUDA device" in result.reason
+    assert not result.failed

@@ -17,13 +17,13 @@ FAULTY = Path(__file__).with_name("faulty_optimizers.py")
 def ray_results():
     registry = Registry(extra_paths=[FAULTY])
     request = PlanRequest(
-        suites=["optimization"], tasks=["least_squares"], trials=1, timeout_s=20, memory_mb=400, device="cpu",
+        suites=["optimization"], tasks=["least_squares"], trials=1, timeout_s=5, memory_mb=400, device="cpu",
         implementations=["test-good", "test-raises", "test-exits", "test-hangs", "test-yields-nan"],
     )
     cells, _ = plan_cells(registry, request, added=registry.added)
     first_instance = cells[0].instance
     cells = [cell for cell in cells if cell.instance == first_instance]
-    executor = RayExecutor(num_cpus=2)
+    executor = RayExecutor(num_cpus=2, startup_grace_s=20)
     try:
         results = list(executor.run(cells))
     finally:
@@ -41,7 +41,7 @@ def test_ray_runs_a_good_cell(ray_results):
     [
         ("test-raises", "error", "deliberate failure"),
         ("test-exits", "crashed", "died"),
-        ("test-hangs", "timeout", "20 s"),
+        ("test-hangs", "timeout", "5 s"),
         ("test-yields-nan", "invalid", "nan"),
     ],
 )

@@ -3,7 +3,7 @@
 A CUDA cell requests `num_gpus=1`, a CPU cell one CPU. The driver keeps at most
 `max_concurrency` tasks in flight, cancels (force-kills) a task past its wall-clock limit, and
 turns a dead worker or Ray's out-of-memory kill into a failed result, so the run goes on. Inside
-the task the same `execute_cell` as the local pool runs, with the same memory limit.
+the task the same `execute_cell` as the local pool runs.
 
 Without an address a local Ray instance is started; with one, the cluster's nodes must have
 TheoryBench installed (or a `runtime_env` that installs it).
@@ -24,12 +24,18 @@ from theorybench.worker import CellResult
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.2
+#: Seconds a task may wait for a worker process and import its suite before its own
+#: wall-clock limit counts. The driver cannot see when a task starts running, so its deadline is
+#: submission time + this grace + the cell's limit.
+STARTUP_GRACE_S = 60.0
 
 
 def _execute_in_ray(cell: Cell) -> CellResult:
     from theorybench.worker import execute_cell
 
-    return execute_cell(cell)
+    # RLIMIT_DATA would also cap the Ray worker's own threads, which then hang, so under Ray the
+    # memory limit is the task's `memory` resource request and Ray's memory monitor.
+    return execute_cell(cell, enforce_memory_limit=False)
 
 
 class RayExecutor:
@@ -37,7 +43,14 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, max_concurrency: int | None = None, num_cpus: int | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        max_concurrency: int | None = None,
+        num_cpus: int | None = None,
+        startup_grace_s: float = STARTUP_GRACE_S,
+    ):
+        self.startup_grace_s = startup_grace_s
         try:
             import ray
         except ImportError as error:
@@ -69,7 +82,8 @@ class RayExecutor:
 
     def _submit(self, cell: Cell) -> Any:
         gpus = 1 if cell.device.startswith("cuda") and self._ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        return self._remote.options(num_cpus=1, num_gpus=gpus).remote(cell)
+        memory = cell.limits.memory_mb * 1024 * 1024
+        return self._remote.options(num_cpus=1, num_gpus=gpus, memory=memory).remote(cell)
 
     def run(self, cells: Iterable[Cell]) -> Iterator[CellResult]:
         """Yield one result per cell in completion order."""
@@ -85,7 +99,9 @@ class RayExecutor:
                 yield self._fetch(reference, cell, started, started_at)
             now = time.monotonic()
             for reference, (cell, started, started_at) in list(in_flight.items()):
-                if now - started > cell.limits.timeout_s:
+                # NOTE: the limit is measured from submission plus a start-up grace, so a hanging
+                # cell can run up to startup_grace_s longer than its limit before it is cancelled.
+                if now - started > self.startup_grace_s + cell.limits.timeout_s:
                     self._ray.cancel(reference, force=True)
                     del in_flight[reference]
                     yield _failure(cell, "timeout", f"exceeded the wall-clock limit of {cell.limits.timeout_s:g} s; "
