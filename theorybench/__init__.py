@@ -11,7 +11,7 @@ from theorybench.contracts import (
     Suite,
     Task,
 )
-from theorybench.errors import BudgetExceeded, InvalidOutput
+from theorybench.errors import BudgetExceeded, InvalidOutput, NotApplicable
 
 __version__ = "0.1.0"
 
@@ -25,6 +25,7 @@ __all__ = [
     "InvalidOutput",
     "Limits",
     "Metric",
+    "NotApplicable",
     "Suite",
     "Task",
 ]
