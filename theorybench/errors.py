@@ -50,11 +50,3 @@ class NotApplicable(Exception):
 
 class BudgetExceeded(Exception):
     """Raised by a counted oracle when the implementation asks for more than the cell's budget."""
-
-
-class NotApplicable(Exception):
-    """Raised by a suite's harness when a cell cannot be run by design, not by a fault.
-
-    An I/O program whose tiling needs more fast memory than the instance offers is an example.
-    The cell gets status "skipped" with this message as its reason, and it is not a failure.
-    """

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from theorybench.contracts import Cell, CellContext, CellOutput, Curve, Suite
-from theorybench.errors import BudgetExceeded, InvalidOutput, NotApplicable, NotApplicable
+from theorybench.errors import BudgetExceeded, InvalidOutput, NotApplicable
 from theorybench.registry import load_implementation_class
 from theorybench.seeds import derive_seed
 
@@ -152,8 +152,6 @@ def execute_cell(cell: Cell, enforce_memory_limit: bool = True, on_start: Callab
         ]
         result.info = _plain(output.info)
         result.info.setdefault("threads", _torch_threads())
-    except NotApplicable as error:
-        result.status, result.reason = "skipped", str(error)
     except InvalidOutput as error:
         result.status, result.reason = "invalid", str(error)
         result.traceback = traceback.format_exc()
