@@ -7,6 +7,21 @@ gradient evaluation ("oracle call"). A mini-batch gradient over k of n samples c
 block of k of d partial derivatives costs k / d, a prox costs nothing (it is O(d)) but is
 recorded. When the budget is spent the next oracle raises `BudgetExceeded`, and the harness
 ends the run there.
+
+A minimal optimizer, gradient descent with step 1/L on the tasks without an L1 term:
+
+    from theorybench.suites.optimization import Optimizer
+
+    class MyGradientDescent(Optimizer):
+        name = "my-gd"
+        reference = "Cauchy (1847)"
+        tasks = ("least_squares", "logistic_l2", "separable_logistic")
+
+        def run(self, problem, x0):
+            x = x0
+            while True:
+                x = x - problem.gradient(x) / problem.smoothness
+                yield x
 """
 
 from __future__ import annotations
