@@ -30,7 +30,7 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--window-size=1400,1100",
 )
-#: Page URL paths and what each must show: a table, and on the task page a plotly chart too.
+#: Page URL paths and what each must show: a table, and a plotly chart on the task and implementation pages.
 PAGES = {"": ("table",), "suite": ("table",), "task": ("table", "chart"), "implementation": ("table", "chart"),
          "compare": ("table",), "submissions": ("table",)}
 SELECTORS = {"table": '[data-testid="stDataFrame"]', "chart": ".js-plotly-plot"}
