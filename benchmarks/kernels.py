@@ -1,6 +1,6 @@
 """asv `time_` and `peakmem_` benchmarks of the key kernels.
 
-One optimizer step of every bundled optimizer, the fast Walsh-Hadamard transform, the forward
+Ten iterates of every bundled optimizer, the fast Walsh-Hadamard transform, the forward
 pass of every attention baseline with a real-run `attention` method, and a global and a
 layer-wise magnitude pruning pass. A kernel whose suite or implementation module is missing is
 skipped (its `setup` raises NotImplementedError, which asv reports as skipped).
@@ -54,7 +54,7 @@ class OptimizerStep:
     """Ten iterates of each optimizer on the quick least-squares instance (kappa = 100, d = 50).
 
     Every call starts a fresh run from the same point, because a method such as conjugate
-    gradient converges within d steps and then stops; the start costs one generator creation.
+    gradient converges within d steps and then stops. The start costs one generator creation.
     """
 
     params = _implementation_names("optimization", "run") or ["unavailable"]

@@ -1,7 +1,7 @@
 """asv `track_` benchmarks: every (task, implementation) figure of the quick tier.
 
 `setup_cache` runs the whole quick tier once through the engine (the local executor with two
-workers, a temporary SQLite store) and scores it; every track benchmark then reads its figure
+workers, a temporary SQLite store) and scores it. Every track benchmark then reads its figure
 from that cache. Parameters come from the registry when asv imports this module, so a new suite,
 task or implementation needs no change here. Set THEORYBENCH_ASV_SUITES
 to a comma-separated list of suites to track only those.

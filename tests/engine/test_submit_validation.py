@@ -1,4 +1,4 @@
-"""Validation of implementation modules: each step's failure on a broken module, and a clean pass."""
+"""Validation of implementation modules: the failure of each step on a broken module."""
 
 from __future__ import annotations
 
@@ -40,10 +40,6 @@ def write_module(folder: Path, name: str, text: str) -> str:
     path = folder / name
     path.write_text(textwrap.dedent(text))
     return str(path)
-
-
-def good_module(folder: Path, name: str = "external_gd.py", slug: str = "external-gd", step: float = 1.0) -> str:
-    return write_module(folder, name, HEADER + GOOD_CLASS.format(cls="ExternalGradientDescent", name=slug, step=step))
 
 
 def test_import_reports_syntax_error_line(tmp_path):
@@ -199,7 +195,7 @@ class TooSlow(Base):
         time.sleep(60)
         yield x0
 ''')
-    report = validate(path, suites=["optimization"], tasks=["least_squares"], smoke_timeout_s=8)
+    report = validate(path, suites=["optimization"], tasks=["least_squares"], smoke_timeout_s=5)
     assert [step.step for step in report.steps] == ["import", "contract", "static check", "smoke run"]
     smoke = report.steps[-1]
     assert not smoke.ok
@@ -209,13 +205,5 @@ class TooSlow(Base):
     assert "global-random on least_squares" in problems
     assert "is not deterministic" in problems
     assert "too-slow on least_squares" in problems
-    assert "did not finish within 8 s" in problems
+    assert "did not finish within 5 s" in problems
 
-
-def test_validate_accepts_good_module(tmp_path, capsys):
-    path = good_module(tmp_path)
-    code = main(["validate", path, "--suite", "optimization"])
-    output = capsys.readouterr().out
-    assert code == 0
-    assert "4. smoke run" in output
-    assert "valid (external-gd, suite optimization)" in output
