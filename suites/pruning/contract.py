@@ -38,7 +38,7 @@ class FineTuneRecipe:
 class CalibrationLoader:
     """A fixed list of (inputs, labels) training batches a pruner may use to score weights.
 
-    Iterating yields copies, so a pruner cannot change the batches the next request sees.
+    Iterating yields copies, so a pruner cannot change the batches the next request receives.
     """
 
     def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]]):
@@ -59,8 +59,8 @@ class CalibrationLoader:
 class FineTuneHandle:
     """Spends optimizer steps of the fixed fine-tuning recipe on one model, against a step budget.
 
-    Each step draws a minibatch of the training set (in a seeded order), takes one SGD step with
-    momentum and weight decay, then multiplies every prunable weight by its mask, so neither
+    Each step draws a minibatch of the training set in a seeded order and takes one SGD step with
+    momentum and weight decay. It then multiplies every prunable weight by its mask, so neither
     momentum nor weight decay can revive a pruned weight. The harness counts the steps; asking
     for more than are left raises BudgetExceeded.
     """
@@ -129,6 +129,7 @@ class FineTuneHandle:
         if steps > self.steps_left:
             raise BudgetExceeded(f"{steps} fine-tuning steps requested, {self.steps_left} of {self._budget} left")
         checked = validate_masks(self._model, masks)
+
         started = time.perf_counter()
         self._apply(checked)
         parameters = [parameter for parameter in self._model.parameters() if parameter.requires_grad]
@@ -139,6 +140,7 @@ class FineTuneHandle:
             weight_decay=self._recipe.weight_decay,
         )
         self._model.train()
+
         losses = []
         for step in range(1, steps + 1):
             self._counter.charge("step")
@@ -193,7 +195,7 @@ class PruneRequest:
 
     @staticmethod
     def loss(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The training loss of the suite: mean cross-entropy."""
+        """Return the training loss of the suite, the mean cross-entropy."""
         return F.cross_entropy(outputs, labels)
 
 
