@@ -51,15 +51,25 @@ class CapacityTooSmall(NotApplicable):
 
 
 class AttentionImplementation(Implementation):
-    """Base class of attention implementations; override `program`, `attention` or both."""
+    """Base class of attention implementations; override `program`, `attention` or both.
+
+    Both methods are optional one at a time, so their defaults raise NotApplicable (a skipped
+    cell) instead of NotImplementedError. A named subclass that overrides neither is rejected
+    when its class is created.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") and not (cls.provides_program() or cls.provides_attention()):
+            raise TypeError(f"{cls.__qualname__} overrides neither `program` nor `attention`; override one of them or both")
 
     def program(self, memory: "TwoLevelMemory", problem: AttentionProblem) -> None:
         """Compute attention for `problem` with `memory`'s operations, storing the result into O."""
-        raise NotImplementedError
+        raise NotApplicable(f"{type(self).__name__} provides no program for the two-level memory model")
 
     def attention(self, q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", causal: bool) -> "torch.Tensor":
         """Return softmax(q k^T / sqrt(d)) v for tensors of shape (batch, heads, N, d)."""
-        raise NotImplementedError
+        raise NotApplicable(f"{type(self).__name__} provides no torch attention function")
 
     @classmethod
     def provides_program(cls) -> bool:

@@ -281,3 +281,13 @@ def test_program_too_big_for_memory_is_skipped():
     assert result.status == "skipped"
     assert "FlashAttention-1 tiling needs M >= 68 words" in result.reason
     assert not result.failed
+
+
+def test_contract_needs_program_or_attention():
+    with pytest.raises(TypeError, match="overrides neither"):
+
+        class Empty(AttentionImplementation):
+            name = "empty"
+
+    assert NeverStores.provides_program()
+    assert not NeverStores.provides_attention()
