@@ -345,3 +345,26 @@ def test_measure_time_excluded_from_optimizer_time():
     # Five measure evaluations sleep 0.25 s in total; none of it may be charged to the optimizer.
     assert len(trace) == 5
     assert trace.times[-1] < 0.1
+
+
+class YieldsNothing(Optimizer):
+    name = "test-empty"
+
+    def run(self, problem, x0):
+        return
+        yield
+
+
+def test_optimizer_without_iterates_reaches_nothing():
+    result = run_in_process("optimization", "least_squares", SMALL_LS, YieldsNothing)
+    assert result.status == "ok"
+    assert result.info["end_reason"] == "optimizer returned"
+    assert result.metrics["targets_reached"] == 0
+    assert result.metrics["calls_total"] == 0
+    assert result.metrics["rate"] is None
+
+
+def test_private_salt_changes_synthetic_instance():
+    public = run_in_process("optimization", "least_squares", SMALL_LS, RandomSteps)
+    private = run_in_process("optimization", "least_squares", SMALL_LS, RandomSteps, salt="held-out")
+    assert public.info["f_star"] != private.info["f_star"]
