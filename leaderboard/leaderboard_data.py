@@ -17,7 +17,7 @@ import streamlit as st
 
 from theorybench import views
 from theorybench.contracts import Suite
-from theorybench.registry import Registry
+from theorybench.registry import discover_suites
 from theorybench.store import STORE_ENVIRONMENT_VARIABLE, Store, default_store_url
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,7 @@ def suites() -> dict[str, Suite]:
     Only the suite packages are imported: the registry's implementation discovery (bundled
     modules, entry points) is skipped, so the app runs no implementation code.
     """
-    # NOTE: `_discover_suites` is the registry's suite-only discovery; Registry() would also
-    # import every implementation module and entry point.
-    return Registry._discover_suites()
+    return discover_suites()
 
 
 def require_store() -> views.StoreState | None:

@@ -110,11 +110,38 @@ def implementation_classes(module: ModuleType, contract: type[Implementation]) -
     return classes
 
 
+def discover_suites() -> dict[str, Suite]:
+    """Import every suite package under `theorybench.suites` and return one instance of each, by name.
+
+    No implementation module is imported, so readers of results (the app) can call this safely.
+    """
+    import theorybench.suites as suites_package
+
+    suites: dict[str, Suite] = {}
+    for info in sorted(pkgutil.iter_modules(suites_package.__path__), key=lambda info: info.name):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        package_name = f"theorybench.suites.{info.name}"
+        try:
+            package = importlib.import_module(package_name)
+        except Exception as error:
+            raise RegistryError(f"suite package suites/{info.name} failed to import: {type(error).__name__}: {error}") from error
+        found = [
+            cls for _, cls in inspect.getmembers(package, inspect.isclass)
+            if issubclass(cls, Suite) and cls is not Suite and cls.name and cls.__module__.startswith(package_name)
+        ]
+        if len(found) != 1:
+            raise RegistryError(f"suites/{info.name} must define exactly one Suite subclass with a name, found {len(found)}")
+        suite = found[0]()
+        suites[suite.name] = suite
+    return suites
+
+
 class Registry:
     """The suites and implementations visible to one command."""
 
     def __init__(self, extra_paths: Iterable[str | Path] = (), entry_points: bool = True):
-        self._suites = self._discover_suites()
+        self._suites = discover_suites()
         self._implementations: dict[str, list[ImplementationRef]] = {name: [] for name in self._suites}
         self.added: list[ImplementationRef] = []
         for suite_name in self._suites:
@@ -123,29 +150,6 @@ class Registry:
             self._discover_entry_points()
         for path in extra_paths:
             self.added.extend(self.add_path(path))
-
-    @staticmethod
-    def _discover_suites() -> dict[str, Suite]:
-        import theorybench.suites as suites_package
-
-        suites: dict[str, Suite] = {}
-        for info in sorted(pkgutil.iter_modules(suites_package.__path__), key=lambda info: info.name):
-            if not info.ispkg or info.name.startswith("_"):
-                continue
-            package_name = f"theorybench.suites.{info.name}"
-            try:
-                package = importlib.import_module(package_name)
-            except Exception as error:
-                raise RegistryError(f"suite package suites/{info.name} failed to import: {type(error).__name__}: {error}") from error
-            found = [
-                cls for _, cls in inspect.getmembers(package, inspect.isclass)
-                if issubclass(cls, Suite) and cls is not Suite and cls.name and cls.__module__.startswith(package_name)
-            ]
-            if len(found) != 1:
-                raise RegistryError(f"suites/{info.name} must define exactly one Suite subclass with a name, found {len(found)}")
-            suite = found[0]()
-            suites[suite.name] = suite
-        return suites
 
     def _discover_bundled(self, suite_name: str) -> None:
         try:

@@ -55,7 +55,7 @@ class CellResult:
 def load_suite(name: str) -> Suite:
     """Return the suite instance named `name`, importing `theorybench.suites.<name>` once."""
     if name not in _SUITES:
-        from theorybench.registry import Registry
+        from theorybench.registry import discover_suites
 
         package = importlib.import_module(f"theorybench.suites.{name}")
         for value in vars(package).values():
@@ -63,7 +63,7 @@ def load_suite(name: str) -> Suite:
                 _SUITES[name] = value()
                 break
         else:
-            _SUITES.update(Registry(entry_points=False).suites())
+            _SUITES.update(discover_suites())
     return _SUITES[name]
 
 

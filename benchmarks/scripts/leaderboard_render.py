@@ -49,9 +49,9 @@ DATA_CHILD = r"""
 import json, sys, time
 started = time.perf_counter()
 from theorybench import views
-from theorybench.registry import Registry
+from theorybench.registry import discover_suites
 from theorybench.store import Store
-suites = Registry._discover_suites()
+suites = discover_suites()
 imported = time.perf_counter()
 store = Store(sys.argv[1], create=False)
 results = views.results_frame(store, suites=[sys.argv[2]], latest_only=True)
