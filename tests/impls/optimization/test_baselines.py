@@ -186,3 +186,13 @@ def test_fista_order_at_least_its_guarantee():
     metrics = run("lasso", LASSO_DIABETES, FISTA)
     assert metrics["theoretical_order"] == 2.0
     assert metrics["order_high"] >= 2.0
+
+
+@pytest.mark.parametrize("implementation", [GradientDescent, Nesterov, ConjugateGradient], ids=lambda cls: cls.name)
+@pytest.mark.parametrize("params", [LS_KAPPA_100, LS_KAPPA_1E4, LS_DIABETES], ids=["kappa-1e2", "kappa-1e4", "diabetes"])
+def test_empirical_rate_within_theoretical_rate(implementation, params):
+    # The guarantees are worst-case upper bounds on the factor per iteration, so the bootstrap
+    # interval of the fitted factor must reach below them.
+    metrics = run("least_squares", params, implementation)
+    assert metrics["theoretical_rate"] < 1.0
+    assert metrics["rate_low"] <= metrics["theoretical_rate"]
