@@ -72,6 +72,7 @@ class SparsityOutcome:
     achieved: float
     accuracy_before: float
     accuracy_after: float
+    val_accuracy_before: float
     val_accuracy_after: float
     selected_step: int
     speedup: float
@@ -220,7 +221,8 @@ def prune_at(
     accuracy_before = accuracy(model, tensors["x_test"], tensors["y_test"])
 
     # Fine-tune with what the pruner left; validation accuracy picks the checkpoint.
-    best = {"val": accuracy(model, tensors["x_val"], tensors["y_val"]), "step": 0, "state": _snapshot(model)}
+    val_accuracy_before = accuracy(model, tensors["x_val"], tensors["y_val"])
+    best = {"val": val_accuracy_before, "step": 0, "state": _snapshot(model)}
 
     def checkpoint(step: int) -> None:
         val = accuracy(model, tensors["x_val"], tensors["y_val"])
@@ -238,6 +240,7 @@ def prune_at(
         achieved=report.sparsity,
         accuracy_before=accuracy_before,
         accuracy_after=accuracy_after,
+        val_accuracy_before=val_accuracy_before,
         val_accuracy_after=float(best["val"]),
         selected_step=int(best["step"]),
         speedup=speedup,
@@ -294,6 +297,8 @@ def layer_table(outcomes: Sequence[SparsityOutcome]) -> dict[str, Any]:
             "collapsed_layers": list(outcome.collapsed_layers),
             "live_bias_units": outcome.live_bias_units,
             "selected_step": outcome.selected_step,
+            "val_accuracy_before": outcome.val_accuracy_before,
+            "val_accuracy_selected": outcome.val_accuracy_after,
             "pruner_steps": outcome.pruner_steps,
         }
         for outcome in outcomes

@@ -175,6 +175,15 @@ def test_reference_pruner_passes_every_rule(small_mlp):
     assert result.metrics["collapsed_layers"] == 0
 
 
+def test_checkpoint_selected_on_validation(small_mlp):
+    result = run(small_mlp, MagnitudeForTests)
+    assert result.status == "ok", result.reason
+    for tag, row in result.info["sparsities"].items():
+        # Step 0 (the pruned model before fine-tuning) is a candidate, so validation never drops.
+        assert row["val_accuracy_selected"] >= row["val_accuracy_before"], tag
+        assert row["selected_step"] in {0, 5, 10, 15, 20}, tag
+
+
 def test_masks_without_zeros_are_rejected(small_mlp):
     result = run(small_mlp, MasksWithoutZeros)
     assert result.status == "invalid"
