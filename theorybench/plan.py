@@ -39,6 +39,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def candidate_devices(device: str) -> tuple[str, ...]:
+    """Return the devices to try for each (task, implementation), best first.
+
+    "auto" tries CUDA (when torch finds a GPU) and falls back to the CPU, so a CPU-only task
+    still runs on a GPU machine; an explicit device is the only candidate.
+    """
+    if device == "auto":
+        return ("cuda", "cpu") if resolve_device("auto") == "cuda" else ("cpu",)
+    return (resolve_device(device),)
+
+
 def plan_cells(registry: Registry, request: PlanRequest, added: Sequence[ImplementationRef] = ()) -> tuple[list[Cell], list[ImplementationRef]]:
     """Return the cells of the request and the implementations they use.
 
@@ -50,7 +61,7 @@ def plan_cells(registry: Registry, request: PlanRequest, added: Sequence[Impleme
         raise UsageError(f"unknown tier {request.tier!r}; choose one of {', '.join(TIERS)}")
     if request.trials is not None and request.trials < 1:
         raise UsageError(f"--seeds must be at least 1, got {request.trials}")
-    device = resolve_device(request.device)
+    devices = candidate_devices(request.device)
 
     suites = [registry.suite(name) for name in request.suites] if request.suites else list(registry.suites().values())
     added_suites = {ref.suite for ref in added}
@@ -87,7 +98,8 @@ def plan_cells(registry: Registry, request: PlanRequest, added: Sequence[Impleme
             instances = task.instances(request.tier)
             for ref in refs:
                 implementation = load_implementation_class(ref.module, ref.path, ref.class_name)
-                if not suite.supports(task, implementation, device):
+                device = next((candidate for candidate in devices if suite.supports(task, implementation, candidate)), None)
+                if device is None:
                     continue
                 used[(ref.suite, ref.name)] = ref
                 for params in instances:

@@ -96,3 +96,17 @@ def test_cuda_cell_without_gpu_is_skipped_with_reason():
     assert result.status == "skipped"
     assert "no CUDA device" in result.reason
     assert not result.failed
+
+
+def test_auto_device_falls_back_to_cpu_per_task(monkeypatch):
+    import torch
+
+    from theorybench.plan import candidate_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert candidate_devices("auto") == ("cuda", "cpu")
+    registry = Registry(extra_paths=[FAULTY])
+    request = PlanRequest(suites=["optimization"], tasks=["least_squares"], implementations=["test-good"], trials=1, device="auto")
+    cells, _ = plan_cells(registry, request, added=registry.added)
+    assert cells
+    assert {cell.device for cell in cells} == {"cpu"}
