@@ -98,6 +98,20 @@ def _remove_reparametrization(model: nn.Module) -> None:
             torch.nn.utils.prune.remove(module, "weight")
 
 
+def _check_layers(model: nn.Module, reference_counts: Mapping[str, int]) -> None:
+    """Reject a pruned model whose prunable layers differ in name from the dense model's or grew."""
+    counts = dense_counts(model)
+    missing = [name for name in reference_counts if name not in counts]
+    if missing:
+        raise InvalidOutput(f"the pruned model lost prunable layer(s) {', '.join(missing)}")
+    added = [name for name in counts if name not in reference_counts]
+    if added:
+        raise InvalidOutput(f"the pruned model added prunable layer(s) {', '.join(added)}; prune the dense layers in place")
+    for name, count in counts.items():
+        if count > reference_counts[name]:
+            raise InvalidOutput(f"layer {name} grew from {reference_counts[name]} to {count} weights; pruning may only remove weights")
+
+
 def _check_outputs(model: nn.Module, x: torch.Tensor, n_classes: int) -> None:
     logits = predict_logits(model, x[:8])
     if tuple(logits.shape) != (min(8, x.shape[0]), n_classes):
@@ -194,9 +208,7 @@ def prune_at(
     pruner_steps = handle.steps_used
 
     _remove_reparametrization(model)
-    missing_layers = [name for name in reference["counts"] if name not in prunable_layers(model)]
-    if missing_layers:
-        raise InvalidOutput(f"the pruned model lost prunable layer(s) {', '.join(missing_layers)}")
+    _check_layers(model, reference["counts"])
     masks = validate_masks(model, returned)
     check_masks_match_zeros(model, masks, f"after pruning to {sparsity:g}")
     _check_outputs(model, tensors["x_val"], splits.n_classes)

@@ -160,6 +160,28 @@ class PruneUtilityReparametrization(Pruner):
         return masks
 
 
+class GrowsFirstLayer(Pruner):
+    """Replaces the first layer with a wider one: more weights than the dense model had."""
+
+    name = "test-grows-layer"
+
+    def prune(self, request: PruneRequest) -> dict[str, torch.Tensor]:
+        first, second = request.model[0], request.model[2]
+        request.model[0] = nn.Linear(first.in_features, 2 * first.out_features)
+        request.model[2] = nn.Linear(2 * first.out_features, second.out_features)
+        return magnitude_masks(request.model, 0.99)
+
+
+class AddsLayer(Pruner):
+    """Appends an extra Linear layer after the output."""
+
+    name = "test-adds-layer"
+
+    def prune(self, request: PruneRequest) -> dict[str, torch.Tensor]:
+        request.model.append(nn.Linear(request.n_classes, request.n_classes))
+        return magnitude_masks(request.model, request.target_sparsity)
+
+
 def run(small_mlp, implementation):
     return run_in_process("pruning", "mlp_digits", small_mlp, implementation)
 
@@ -233,6 +255,18 @@ def test_collapsed_layer_is_flagged(small_mlp):
     assert result.status == "ok", result.reason
     assert result.metrics["collapsed_layers"] == 5
     assert result.info["sparsities"]["s98"]["collapsed_layers"] == ["4.weight"]
+
+
+def test_grown_layer_is_rejected(small_mlp):
+    result = run(small_mlp, GrowsFirstLayer)
+    assert result.status == "invalid"
+    assert "layer 0.weight grew from 2048 to 4096 weights" in result.reason
+
+
+def test_added_layer_is_rejected(small_mlp):
+    result = run(small_mlp, AddsLayer)
+    assert result.status == "invalid"
+    assert "added prunable layer(s) 5.weight" in result.reason
 
 
 def test_sparsity_lost_on_reload_is_rejected(small_mlp):
