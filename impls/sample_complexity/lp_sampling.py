@@ -36,7 +36,12 @@ class _RowSampler(Learner):
 
 
 def _draws_until_distinct(rng: np.random.Generator, probabilities: np.ndarray, distinct: int) -> np.ndarray:
-    """Return i.i.d. draws from `probabilities`, cut just before a new index would exceed `distinct`."""
+    """Return i.i.d. draws from `probabilities`, cut just before a new index would exceed `distinct`.
+
+    When `distinct` is every row, the draws end as soon as the last row appears.
+    """
+    if not 1 <= distinct <= probabilities.size:
+        raise ValueError(f"distinct must lie in [1, {probabilities.size}], got {distinct}")
     draws: list[np.ndarray] = []
     seen: set[int] = set()
     while True:
@@ -46,6 +51,9 @@ def _draws_until_distinct(rng: np.random.Generator, probabilities: np.ndarray, d
                 draws.append(batch[:position])
                 return np.concatenate(draws)
             seen.add(index)
+            if len(seen) == probabilities.size:
+                draws.append(batch[: position + 1])
+                return np.concatenate(draws)
         draws.append(batch)
 
 
