@@ -170,6 +170,32 @@ def _unmasked_weights(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> to
     return torch.cat([weight.detach()[masks[name]].flatten() for name, weight in prunable_weights(model).items()])
 
 
+def _finetune_selecting_on_validation(
+    model: nn.Module,
+    masks: Mapping[str, torch.Tensor],
+    handle: FineTuneHandle,
+    tensors: Mapping[str, torch.Tensor],
+    eval_every: int,
+) -> tuple[float, dict[str, Any]]:
+    """Spend the handle's remaining steps and leave `model` at its best validation checkpoint.
+
+    The pruned model itself (step 0) is a candidate, and a later checkpoint replaces it only
+    with strictly higher validation accuracy. Returns the validation accuracy before
+    fine-tuning and the selected checkpoint's `val` and `step`.
+    """
+    val_accuracy_before = accuracy(model, tensors["x_val"], tensors["y_val"])
+    best: dict[str, Any] = {"val": val_accuracy_before, "step": 0, "state": _snapshot(model)}
+
+    def checkpoint(step: int) -> None:
+        val = accuracy(model, tensors["x_val"], tensors["y_val"])
+        if val > best["val"]:
+            best.update(val=val, step=step, state=_snapshot(model))
+
+    handle._run(masks, handle.steps_left, every=eval_every, on_checkpoint=checkpoint)
+    _restore(model, best["state"])
+    return val_accuracy_before, best
+
+
 def prune_at(
     context: CellContext,
     pruner: Pruner,
@@ -232,17 +258,7 @@ def prune_at(
     pqi_1_2 = pq_index(kept, 1.0, 2.0) if kept.numel() else math.nan
     accuracy_before = accuracy(model, tensors["x_test"], tensors["y_test"])
 
-    # Fine-tune with what the pruner left; validation accuracy picks the checkpoint.
-    val_accuracy_before = accuracy(model, tensors["x_val"], tensors["y_val"])
-    best = {"val": val_accuracy_before, "step": 0, "state": _snapshot(model)}
-
-    def checkpoint(step: int) -> None:
-        val = accuracy(model, tensors["x_val"], tensors["y_val"])
-        if val > best["val"]:
-            best.update(val=val, step=step, state=_snapshot(model))
-
-    handle._run(masks, handle.steps_left, every=settings.eval_every, on_checkpoint=checkpoint)
-    _restore(model, best["state"])
+    val_accuracy_before, best = _finetune_selecting_on_validation(model, masks, handle, tensors, settings.eval_every)
     check_masks_match_zeros(model, masks, f"after fine-tuning at {sparsity:g}")
     _check_round_trip(model, masks)
     accuracy_after = accuracy(model, tensors["x_test"], tensors["y_test"])
