@@ -18,7 +18,7 @@ from theorybench.impls.attention_io.naive import NaiveAttention
 from theorybench.impls.attention_io.row_chunked import RowChunkedAttention
 from theorybench.impls.attention_io.sdpa import SDPA
 from theorybench.measure import TimerSpec, measure, peak_memory
-from theorybench.suites.attention_io.runtime_harness import forward_flops, pin_mmap_threshold
+from theorybench.suites.attention_io.runtime_harness import forward_flops, pinned_mmap_threshold
 
 
 def main() -> None:
@@ -32,7 +32,6 @@ def main() -> None:
     parser.add_argument("--naive", action="store_true", help="also time the naive and row-chunked baselines")
     args = parser.parse_args()
 
-    pin_mmap_threshold()
     generator = torch.Generator().manual_seed(0)
     q, k, v = torch.randn(3, args.batch, args.heads, args.n, args.d, generator=generator).unbind(0)
     implementations = [FlashAttention2(), SDPA()]
@@ -49,7 +48,8 @@ def main() -> None:
                     return implementation.attention(q, k, v, causal)
 
             result = measure(call, spec)
-            _, peak = peak_memory(call)
+            with pinned_mmap_threshold():
+                _, peak = peak_memory(call)
             print(
                 f"{implementation.name:14s} {str(causal):>6s} {result.median:9.4f} {result.iqr:8.4f} "
                 f"{flops / result.median / 1e9:8.2f} {peak / 2**20:9.1f}"

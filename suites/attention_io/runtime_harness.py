@@ -9,9 +9,10 @@ memory measurement, and the adversarial inputs. A FLOP rate above the device's p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -58,26 +59,45 @@ GPU_PEAK_FLOP_RATE = {
 
 _CALIBRATION_CACHE: dict[tuple[str, str, int], float] = {}
 
-#: glibc's mallopt parameter number of the mmap threshold (malloc.h).
+#: glibc's mallopt parameter numbers (malloc.h) and the values used around peak-memory calls.
+_M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_BYTES = 64 * 1024
+_PINNED_MMAP_THRESHOLD = 64 * 1024
+#: After the measurement: the largest mmap threshold glibc's own dynamic rule reaches on 64-bit
+#: Linux (32 MiB) and twice that as the trim threshold, the state a process that freed large
+#: blocks is in anyway. An explicit setting turns the dynamic rule off, so both are set.
+_RELEASED_MMAP_THRESHOLD = 32 * 1024 * 1024
+_RELEASED_TRIM_THRESHOLD = 64 * 1024 * 1024
 
 
-def pin_mmap_threshold() -> bool:
-    """Make glibc serve every allocation above 64 KiB with its own mmap; return whether it worked.
-
-    By default glibc raises the threshold after large frees and then keeps freed tensor memory
-    in the heap, so a later call reuses it and the process RSS, which `peak_memory` reads on the
-    CPU, does not grow. With a fixed threshold each large tensor is mapped and unmapped, so the
-    RSS peak of one call shows that call's working memory.
-    """
+def _mallopt(parameter: int, value: int) -> bool:
     try:
         import ctypes
 
-        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES))
+        return bool(ctypes.CDLL("libc.so.6").mallopt(parameter, value))
     except (OSError, AttributeError):
-        logger.warning("cannot set the glibc mmap threshold; CPU peak memory may read low")
         return False
+
+
+@contextlib.contextmanager
+def pinned_mmap_threshold() -> Iterator[bool]:
+    """Serve every allocation above 64 KiB with its own mmap inside the block; yield whether it worked.
+
+    By default glibc raises its mmap threshold after large frees and keeps freed tensor memory
+    in the heap, so a later call reuses it and the process RSS, which `peak_memory` reads on the
+    CPU, does not grow. With a low fixed threshold each large tensor is mapped and unmapped, so
+    the RSS peak of one call shows that call's working memory. Mapping every tensor slows small
+    tensors down many times over, so the threshold is raised again on exit, before any timing.
+    """
+    pinned = _mallopt(_M_MMAP_THRESHOLD, _PINNED_MMAP_THRESHOLD)
+    if not pinned:
+        logger.warning("cannot set the glibc mmap threshold; CPU peak memory may read low")
+    try:
+        yield pinned
+    finally:
+        if pinned:
+            _mallopt(_M_MMAP_THRESHOLD, _RELEASED_MMAP_THRESHOLD)
+            _mallopt(_M_TRIM_THRESHOLD, _RELEASED_TRIM_THRESHOLD)
 
 
 def forward_flops(batch: int, heads: int, n: int, d: int, causal: bool) -> float:
@@ -212,7 +232,6 @@ def run_runtime_cell(context: CellContext, implementation: AttentionImplementati
     threads = int(params.get("threads") or 0) or None
     if device == "cpu":
         set_threads(threads)
-        pin_mmap_threshold()
     elif threads is not None:
         # Host threads do not matter for CUDA kernels; record the count in force.
         threads = None
@@ -246,7 +265,11 @@ def run_runtime_cell(context: CellContext, implementation: AttentionImplementati
         target.copy_(source)
     checked_error(attention(timed), Expected(timed, causal, context.rng("check_rows")), dtype_name, device, "inputs overwritten in place")
 
-    _, peak_bytes = peak_memory(lambda: attention(timed), device)
+    if device == "cpu":
+        with pinned_mmap_threshold():
+            _, peak_bytes = peak_memory(lambda: attention(timed), device)
+    else:
+        _, peak_bytes = peak_memory(lambda: attention(timed), device)
 
     metrics: dict[str, Any] = {
         **measurement.as_metrics("time"),
