@@ -241,9 +241,10 @@ def prune_at(
 
     report = measure_sparsity(model, masks, reference["counts"])
     if report.sparsity < sparsity - SPARSITY_TOLERANCE:
+        max_kept = math.floor(round((1.0 - sparsity) * report.total, 9))
         raise InvalidOutput(
             f"requested sparsity {sparsity:g}, achieved {report.sparsity:.4f} "
-            f"({report.unmasked} of {report.total} weights unmasked)"
+            f"({report.unmasked} of {report.total} weights unmasked); keep at most {max_kept} weights"
         )
     for name in report.collapsed_layers:
         logger.info("pruner %s collapsed layer %s at sparsity %g", pruner.name, name, sparsity)

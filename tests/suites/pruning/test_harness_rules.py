@@ -220,6 +220,8 @@ def test_missed_request_is_rejected(small_mlp):
     result = run(small_mlp, MissesTheRequest)
     assert result.status == "invalid"
     assert "requested sparsity 0.5, achieved 0.4" in result.reason
+    # The dense model has 64 x 32 + 32 x 32 + 32 x 10 = 3392 prunable weights.
+    assert "of 3392 weights unmasked); keep at most 1696 weights" in result.reason
 
 
 def test_falling_sparsity_is_flagged(small_mlp):
