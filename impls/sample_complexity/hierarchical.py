@@ -23,9 +23,9 @@ class ThreeLayerLayerwise(Learner):
     """A three-layer network u = <w, phi(x)>, f(x) = sum_j c_j (u / s)^j / j!, trained layer by layer.
 
     Layer 1 is the degree-2 Hermite feature map phi (the span of a wide quadratic-activation
-    layer). Layer 2 is one unit u: its weights w are first trained alone by least squares on
-    the targets; for odd g and this task's symmetric p, that least-squares fit is proportional to
-    p's coefficients, so u starts near the hidden feature p. Layer 3 applies the activations
+    layer). Layer 2 is one unit u, whose weights w are first trained alone by least squares on
+    the targets. For odd g and this task's symmetric p, that fit is proportional to p's
+    coefficients, so u starts near the hidden feature p. Layer 3 applies the activations
     u^j / j!, j = 0..q (q from the task's info), with output weights c fitted by least squares.
     Then `refinements` rounds alternate: a Gauss-Newton step on w with c fixed, a least-squares
     refit of c with w fixed. Only the d(d+1)/2 + q + 1 weights are learned, so n grows like d^2.
@@ -62,7 +62,7 @@ class ThreeLayerLayerwise(Learner):
 
 
 class PolynomialKernelRidge(Learner):
-    """Kernel ridge regression with the kernel (1 + <x, y> / d)^(kq), whose RKHS holds h."""
+    """Kernel ridge regression with the kernel (1 + <x, y> / d)^(kq), whose RKHS contains h."""
 
     name = "kernel_ridge"
     authors = ("TheoryBench",)

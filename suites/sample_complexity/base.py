@@ -1,7 +1,7 @@
 """The task base class and the harness that turns one cell into an n* search.
 
 A cell is one (task instance, learner, trial). Its trial index seeds a hidden instance (the
-sparse spectrum, the coefficients, the permutation); the n* search then runs its own inner
+sparse spectrum, the coefficients, the permutation). The n* search then runs its own inner
 trials on that instance, each with data, noise and learner seeds derived from the cell.
 """
 
@@ -84,8 +84,8 @@ class SampleComplexityTask(Task):
 
     Subclasses draw a hidden instance, build the problem a learner receives at budget n, and
     score the estimate. `theoretical_exponent` is the exponent of mean excess error against n
-    that theory predicts (None when it has none to offer); `error_floor` is the error no
-    learner can go below (the excess error is measured above it).
+    that theory predicts, or None. `error_floor` is the error no learner can go below, and the
+    excess error is measured above it.
     """
 
     metrics: ClassVar[tuple[Metric, ...]] = SEARCH_METRICS

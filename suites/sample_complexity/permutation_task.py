@@ -57,6 +57,8 @@ class PermutationTask(SampleComplexityTask):
     def evaluate(self, instance, params, problem, estimate):
         if not isinstance(estimate, Ensemble):
             raise InvalidOutput(f"expected an Ensemble, got {type(estimate).__name__}")
+        # NOTE: the harness counts the members it is given. It cannot tell whether one member
+        # is itself an average of several networks.
         members = list(estimate.members)
         if not 1 <= len(members) <= problem.budget:
             raise InvalidOutput(f"the ensemble has {len(members)} members; the budget allows 1 to {problem.budget}")

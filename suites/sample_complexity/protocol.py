@@ -31,7 +31,7 @@ TrialFunction = Callable[[int, int], tuple[float, bool]]
 
 @dataclasses.dataclass(frozen=True)
 class ProbeSettings:
-    """How a probe spends trials.
+    """The trial schedule of a probe.
 
     A probe first runs `min_trials`, then looks again every `trial_step` trials up to
     `max_trials`. It stops at the first look that certifies pass or fail. Once a pass has become
@@ -99,6 +99,8 @@ def run_probe(trial: TrialFunction, n: int, settings: ProbeSettings) -> ProbeOut
     Trial j uses index j, so the caller can derive independent seeds per (n, j) and two probes
     at the same n would repeat the same trials.
     """
+    # NOTE: each look is a Clopper-Pearson test at `confidence`, so with several looks the
+    # chance of a false pass is somewhat above 1 - confidence (3 looks by default).
     looks = list(range(settings.min_trials, settings.max_trials + 1, settings.trial_step))
     if looks[-1] != settings.max_trials:
         looks.append(settings.max_trials)

@@ -215,7 +215,11 @@ def test_search_anchors_interval_low_end():
     # Success probability 0.7 on [64, 100): probes there stay undecided; below 64 they fail.
     def trial(n, index):
         rng = np.random.default_rng([n, index])
-        probability = 1.0 if n >= 100 else (0.7 if n >= 64 else 0.0)
+        probability = 0.0
+        if n >= 64:
+            probability = 0.7
+        if n >= 100:
+            probability = 1.0
         success = bool(rng.random() < probability)
         return float(not success), success
 
