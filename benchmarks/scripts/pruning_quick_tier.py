@@ -40,7 +40,11 @@ def cpu_model() -> str:
 
 def run_tier(folder: Path, label: str, workers: int, cache: Path) -> tuple[float, list[dict], list[str], int]:
     """Run the quick tier once into `folder/<label>.db`; return wall time, result rows, command, exit code."""
-    url = f"sqlite:///{folder / f'{label}.db'}"
+    store_path = folder / f"{label}.db"
+    # A store left by an earlier run would add its rows to this run's figures.
+    for stale in (store_path, Path(f"{store_path}-wal"), Path(f"{store_path}-shm")):
+        stale.unlink(missing_ok=True)
+    url = f"sqlite:///{store_path}"
     command = [
         sys.executable, "-m", "theorybench", "run", "--suite", "pruning", "--tier", "quick",
         "--workers", str(workers), "--store", url, "--no-leaderboard",
