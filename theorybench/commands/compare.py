@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 
+from rich.markup import escape
 from rich.table import Table
 
 from theorybench import stats
@@ -100,8 +101,8 @@ def compare_command(args: argparse.Namespace) -> int:
         for change in sorted(comparison.changes, key=lambda c: (c.verdict not in ("failed", "regression"), c.suite, c.task, c.instance)):
             color = colors.get(change.verdict, "yellow")
             table.add_row(
-                f"[{color}]{change.verdict}[/{color}]", change.kind, f"{change.suite}/{change.task}", change.instance,
-                change.implementation, change.metric, format_number(change.before), format_number(change.after),
+                f"[{color}]{change.verdict}[/{color}]", change.kind, f"{change.suite}/{change.task}", escape(change.instance),
+                change.implementation, change.metric, escape(format_number(change.before)), escape(format_number(change.after)),
                 format_number(change.ratio), format_number(change.p_adjusted), change.trials,
             )
         console.print(table)
@@ -139,7 +140,7 @@ def history_command(args: argparse.Namespace) -> int:
         return 0
     unit = f" ({history.unit})" if history.unit else ""
     for instance, points in history.series.items():
-        table = Table(title=f"{history.suite}/{history.task} [{instance}] {history.implementation}: {history.metric}{unit}",
+        table = Table(title=escape(f"{history.suite}/{history.task} [{instance}] {history.implementation}: {history.metric}{unit}"),
                       title_justify="left")
         for column in ("commit", "first run", "runs", "trials", "median", "change point"):
             table.add_column(column, overflow="fold")

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 
+from rich.markup import escape
 from rich.table import Table
 
 from theorybench.commands.run import add_plan_arguments, execute_with_progress, report_failures
@@ -157,7 +158,7 @@ def submissions_command(args: argparse.Namespace) -> int:
         table.add_row(
             str(record["id"]), f"[{color}]{record['status']}[/{color}]", record["suite"], record["implementation"],
             record["tier"], record["run_id"] or "-", record["updated_at"].strftime("%Y-%m-%d %H:%M:%S"),
-            record["path"], record["reason"],
+            escape(record["path"]), escape(record["reason"]),
         )
     console.print(table)
     return 0
