@@ -66,6 +66,22 @@ class SampleComplexitySuite(Suite):
         with single_threaded():
             return run_sample_complexity_cell(context, task, implementation)
 
+    def problem_costs(self, task: Task, params: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Return the median score metric over the successful trials, as the task's cost; inf without one.
+
+        A censored search (n* above n_max) has no n*/bound, so a cell with only censored trials
+        costs inf.
+        """
+        import math
+
+        import numpy as np
+
+        values = [row["metrics"].get(task.score_metric) for row in results if row["status"] == "ok"]
+        values = [float(value) for value in values if value is not None and math.isfinite(float(value))]
+        if not values:
+            return {"": math.inf}
+        return {"": float(task.score_cost(float(np.median(values))))}
+
     def summarize(self, task: Task, params: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         from theorybench.suites.sample_complexity.base import summarize_trials
 

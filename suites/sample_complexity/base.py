@@ -90,7 +90,9 @@ class SampleComplexityTask(Task):
 
     metrics: ClassVar[tuple[Metric, ...]] = SEARCH_METRICS
     score_metric: ClassVar[str] = "n_star_over_bound"
-    leaderboard_metrics: ClassVar[tuple[str, ...]] = ("n_star", "n_star_low", "n_star_over_bound", "exponent")
+    leaderboard_metrics: ClassVar[tuple[str, ...]] = (
+        "n_star", "n_star_low", "n_star_over_bound", "exponent", "exponent_low", "exponent_high",
+    )
     theoretical_exponent: ClassVar[float | None] = None
     error_floor: ClassVar[float] = 0.0
     protocol_tiers: ClassVar[Mapping[str, ProtocolTier]] = DEFAULT_PROTOCOL
@@ -117,6 +119,10 @@ class SampleComplexityTask(Task):
     def sweep(self, params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """Return the (label, parameters) of each size the cell searches; one size by default."""
         return [("", dict(params))]
+
+    def score_cost(self, value: float) -> float:
+        """Return the performance-profile cost of a score-metric value (positive, lower is better)."""
+        return value
 
     def theory_exponent(self, params: Mapping[str, Any]) -> float | None:
         """Return the exponent theory predicts at this instance (the class attribute by default)."""

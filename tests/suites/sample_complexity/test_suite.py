@@ -122,3 +122,12 @@ def test_single_threaded_restores_torch_threads():
     with single_threaded():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_hierarchical_cost_is_positive_for_negative_slope(suite):
+    task = suite.task("hierarchical_polynomial")
+    params = task.instances("quick")[0]
+    rows = [{"status": "ok", "trial": 0, "reason": "", "metrics": {"n_star_slope": -0.5}}]
+    costs = suite.problem_costs(task, params, rows)
+    assert costs[""] == pytest.approx(math.exp(-0.5))
+    assert costs[""] > 0
