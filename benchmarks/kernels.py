@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from benchmarks.registry_cache import cached
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,6 +26,10 @@ def _registry():
 
 def _implementation_names(suite: str, method: str) -> list[str]:
     """Return the bundled implementations of `suite` on CPU that override the contract's `method`."""
+    return cached(f"kernels_{suite}_{method}", lambda: _list_implementations(suite, method))
+
+
+def _list_implementations(suite: str, method: str) -> list[str]:
     from theorybench.registry import load_implementation_class
 
     try:

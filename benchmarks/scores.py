@@ -3,8 +3,9 @@
 `setup_cache` runs the whole quick tier once through the engine (the local executor with two
 workers, a temporary SQLite store) and scores it. Every track benchmark then reads its figure
 from that cache. Parameters come from the registry when asv imports this module, so a new suite,
-task or implementation needs no change here. Set THEORYBENCH_ASV_SUITES
-to a comma-separated list of suites to track only those.
+task or implementation needs no change here; `registry_cache` keeps the parameter lists on disk
+so that asv's many benchmark processes do not each import the registry. Set
+THEORYBENCH_ASV_SUITES to a comma-separated list of suites to track only those.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import re
 import tempfile
 
 import numpy as np
+
+from benchmarks.registry_cache import cached
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +52,12 @@ def tracked_pairs() -> dict[str, tuple[str, str]]:
     return pairs
 
 
+def _tracked_pairs_as_lists() -> dict[str, list[str]]:
+    return {key: list(value) for key, value in tracked_pairs().items()}
+
+
 try:
-    PAIRS = tracked_pairs()
+    PAIRS = {key: tuple(value) for key, value in cached("scores_pairs", _tracked_pairs_as_lists).items()}
 except Exception as error:  # noqa: BLE001 - asv must still import the module to report the failure
     logger.warning("the registry failed to load, no score is tracked: %s", error)
     PAIRS = {}
