@@ -3,9 +3,9 @@
 asv imports a benchmark module once to discover it and again in every process that runs one
 parameter combination, so the parameter lists must be cheap to build. Building them needs the
 registry, which imports every suite and implementation (torch included). This module stores each
-list in a JSON file keyed by a fingerprint of the suites' and implementations' source files
-(path, size, modification time), the installed entry points and the environment variables the
-benchmarks read, so only the first import after a change pays for the registry.
+list in a JSON file. The file name carries a fingerprint of the suites' and implementations'
+source files (path, size, modification time), the installed entry points and the environment
+variables the benchmarks read, so only the first import after a change pays for the registry.
 """
 
 from __future__ import annotations
