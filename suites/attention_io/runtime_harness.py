@@ -79,6 +79,16 @@ def _mallopt(parameter: int, value: int) -> bool:
         return False
 
 
+def _malloc_trim() -> None:
+    """Return free heap pages to the kernel, so reusing them shows up in the RSS again."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def pinned_mmap_threshold() -> Iterator[bool]:
     """Serve every allocation above 64 KiB with its own mmap inside the block; yield whether it worked.
@@ -90,6 +100,8 @@ def pinned_mmap_threshold() -> Iterator[bool]:
     tensors down many times over, so the threshold is raised again on exit, before any timing.
     """
     pinned = _mallopt(_M_MMAP_THRESHOLD, _PINNED_MMAP_THRESHOLD)
+    # Free chunks left in the heap by earlier calls would serve the allocations without new pages.
+    _malloc_trim()
     if not pinned:
         logger.warning("cannot set the glibc mmap threshold; CPU peak memory may read low")
     try:

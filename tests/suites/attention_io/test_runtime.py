@@ -266,3 +266,17 @@ def test_reference_with_query_positions_matches_full():
     full = runtime_harness.attention_reference(q, k, v, True, 0.5)
     subset = runtime_harness.attention_reference(q[rows], k, v, True, 0.5, rows)
     np.testing.assert_allclose(subset, full[rows], atol=1e-14)
+
+
+def test_peak_memory_separates_naive_from_tiled():
+    from theorybench.impls.attention_io.naive import NaiveAttention
+
+    # RSS also picks up a few MB of allocator and thread-pool state, so the scores must dwarf that.
+    params = {"N": 2048, "heads": 4, "d": 32}
+    naive = run(NaiveAttention, **params)
+    tiled = run(FlashAttention2, **params)
+    assert naive.status == "ok", naive.reason
+    assert tiled.status == "ok", tiled.reason
+    score_bytes = 4 * 2048 * 2048 * 4
+    assert naive.metrics["peak_memory_bytes"] >= score_bytes
+    assert tiled.metrics["peak_memory_bytes"] < score_bytes / 2
