@@ -66,7 +66,7 @@ class PolynomialKernelRidge(Learner):
 
     name = "kernel_ridge"
     authors = ("TheoryBench",)
-    reference = "sklearn.kernel_ridge.KernelRidge; d^(kq) samples for rotation-invariant kernels"
+    reference = "https://scikit-learn.org/stable/modules/generated/sklearn.kernel_ridge.KernelRidge.html"
     tasks = ("hierarchical_polynomial",)
 
     def learn(self, problem: SampleSet) -> Callable[[np.ndarray], np.ndarray]:

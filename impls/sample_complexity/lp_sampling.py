@@ -80,7 +80,7 @@ class UniformSampling(_RowSampler):
     """Uniform rows (the scores are constant)."""
 
     name = "uniform_rows"
-    reference = "uniform row sampling"
+    reference = "uniform row sampling, the baseline in Drineas, Mahoney and Muthukrishnan, 2006"
 
     def scores(self, matrix, p):
         return np.ones(matrix.shape[0])

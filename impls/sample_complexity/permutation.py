@@ -86,7 +86,7 @@ class LinearLeastSquares(Learner):
 
     name = "linear_least_squares"
     authors = ("TheoryBench",)
-    reference = "least squares; a calibrator that needs one member"
+    reference = "https://numpy.org/doc/stable/reference/generated/numpy.linalg.pinv.html"
     tasks = ("permutation",)
 
     def learn(self, problem: EnsembleProblem) -> Ensemble:

@@ -15,7 +15,7 @@ class LeastSquares(Learner):
 
     name = "ols"
     authors = ("TheoryBench",)
-    reference = "numpy.linalg.lstsq"
+    reference = "https://numpy.org/doc/stable/reference/generated/numpy.linalg.lstsq.html"
     tasks = ("sparse_regression",)
 
     def learn(self, problem: SampleSet) -> np.ndarray:
@@ -29,7 +29,7 @@ class Ridge(Learner):
 
     name = "ridge"
     authors = ("TheoryBench",)
-    reference = "sklearn.linear_model.RidgeCV"
+    reference = "Hoerl and Kennard, Ridge regression, 1970; https://scikit-learn.org/stable/modules/generated/sklearn.linear_model.RidgeCV.html"
     tasks = ("sparse_regression",)
 
     def learn(self, problem: SampleSet) -> np.ndarray:

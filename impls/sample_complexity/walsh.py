@@ -23,7 +23,7 @@ class DenseTransform(Learner):
 
     name = "dense_wht"
     authors = ("TheoryBench",)
-    reference = "Fast Walsh-Hadamard transform, O(N log N)"
+    reference = "Fino and Algazi, Unified matrix treatment of the fast Walsh-Hadamard transform, 1976"
     tasks = ("sparse_walsh",)
 
     def learn(self, problem: QueryOracle):
@@ -53,7 +53,7 @@ class SubsampledOmp(Learner):
 
     name = "omp_subsampled"
     authors = ("TheoryBench",)
-    reference = "Compressed sensing with random Walsh rows; sklearn.linear_model.OrthogonalMatchingPursuit"
+    reference = "Tropp and Gilbert, Signal recovery from random measurements via orthogonal matching pursuit, 2007"
     tasks = ("sparse_walsh",)
 
     def learn(self, problem: QueryOracle):
@@ -71,7 +71,7 @@ class SubsampledLasso(Learner):
 
     name = "lasso_subsampled"
     authors = ("TheoryBench",)
-    reference = "Compressed sensing with random Walsh rows; sklearn.linear_model.Lasso"
+    reference = "Candes, Romberg and Tao, Robust uncertainty principles, 2006; https://scikit-learn.org/stable/modules/generated/sklearn.linear_model.Lasso.html"
     tasks = ("sparse_walsh",)
 
     def learn(self, problem: QueryOracle):

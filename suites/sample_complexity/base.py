@@ -51,8 +51,8 @@ class ProtocolTier:
 #: confidence 0.95 (29 all-success trials certify).
 DEFAULT_PROTOCOL = {
     "quick": ProtocolTier(delta=0.25, confidence=0.9, resolution=1.2, bootstrap_resamples=499),
-    "standard": ProtocolTier(delta=0.1, confidence=0.95, resolution=1.05, curve_window=4.0, curve_reach=2.0, curve_trials=10),
-    "large": ProtocolTier(delta=0.05, confidence=0.95, resolution=1.05, curve_window=4.0, curve_reach=2.0, curve_trials=10),
+    "standard": ProtocolTier(delta=0.1, confidence=0.95, resolution=1.05, curve_window=2.0, curve_reach=4.0, curve_trials=10),
+    "large": ProtocolTier(delta=0.05, confidence=0.95, resolution=1.05, curve_window=2.0, curve_reach=8.0, curve_trials=10),
 }
 
 SEARCH_METRICS = (
