@@ -2,10 +2,10 @@
 queries, and a peeling decoder over aliased subsampled transforms.
 
 The peeling decoder follows the method description of SPRIGHT (Li, Bradley and Ramchandran,
-"SPRIGHT: A fast and robust framework for sparse Walsh-Hadamard transform", 2015): subsample the
-signal on cosets of random subspaces so that each bin of a small transform aliases a few
-frequencies, read each singleton bin's frequency off the signs across shifted copies, and peel
-found frequencies out of the other groups' bins.
+"SPRIGHT: A fast and robust framework for sparse Walsh-Hadamard transform", 2015). It subsamples
+the signal on cosets of random subspaces, so that each bin of a small transform aliases a few
+frequencies. It reads each singleton bin's frequency off the signs across shifted copies, then
+peels the frequencies it found out of the other groups' bins.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _bin_of(columns: list[int], frequency: int) -> int:
 
 
 def _singleton(observation: np.ndarray, shifts: np.ndarray, n_bits: int, magnitude: float, bin_noise: float):
-    """Return (frequency, value) when the bin holds one frequency, else None."""
+    """Return (frequency, value) when the bin contains exactly one frequency, else None."""
     if math.sqrt(np.mean(observation**2)) < magnitude / 2:
         return None  # a zero-ton
     per_repeat = observation.reshape(-1, n_bits + 1)

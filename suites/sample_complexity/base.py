@@ -300,3 +300,16 @@ def summarize_trials(task: SampleComplexityTask, results) -> dict[str, Any]:
     summary["n_star_interval_high"] = max(n_stars) if len(n_stars) == len(ok) else None
     summary["censored_trials"] = int(sum(values("censored")))
     return summary
+
+
+def checked_vector(estimate: Any, size: int, description: str) -> np.ndarray:
+    """Return the estimate as a float vector of shape (size,); raise InvalidOutput when it is not one."""
+    try:
+        vector = np.asarray(estimate, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise InvalidOutput(f"the {description} is not a numeric array: {error}") from None
+    if vector.shape != (size,):
+        raise InvalidOutput(f"the {description} has shape {vector.shape}; expected ({size},)")
+    if not np.all(np.isfinite(vector)):
+        raise InvalidOutput(f"the {description} contains NaN or infinite entries")
+    return vector

@@ -27,7 +27,7 @@ from theorybench.oracles import UniqueCounter
 class Problem:
     """One trial at one budget: the public parameters, the budget and the learner's seed.
 
-    `info` holds what the learner may know about the instance (dimensions, sparsity, noise
+    `info` contains what the learner may know about the instance (dimensions, sparsity, noise
     level, target error); hidden quantities stay with the harness.
     """
 

@@ -68,7 +68,7 @@ class HierarchicalPolynomialTask(SampleComplexityTask):
 
     def sweep(self, params):
         if params["k"] != 2 or params["q"] % 2 == 0:
-            raise ValueError(f"this task supports k = 2 and odd q, got k = {params['k']} and q = {params['q']}")
+            raise ValueError(f"invalid k = {params['k']} or q = {params['q']}: this task needs k = 2 and an odd q")
         return [(f"d={dim}", {**{key: value for key, value in params.items() if key != "dims"}, "d": dim}) for dim in params["dims"]]
 
     def make_instance(self, params, rng):

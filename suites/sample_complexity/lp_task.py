@@ -7,10 +7,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from theorybench.suites.sample_complexity.base import SampleComplexityTask, TrialOutcome
+from theorybench.suites.sample_complexity.base import SampleComplexityTask, TrialOutcome, checked_vector
 from theorybench.suites.sample_complexity.contract import QueryOracle
 from theorybench.suites.sample_complexity.lp_solver import lp_cost, solve_lp_regression
-from theorybench.suites.sample_complexity.regression_task import _checked_vector
 
 
 class LpRegressionTask(SampleComplexityTask):
@@ -60,7 +59,7 @@ class LpRegressionTask(SampleComplexityTask):
         return QueryOracle(self.name, info, instance["targets"], budget=n, seed=learner_seed)
 
     def evaluate(self, instance, params, problem, estimate):
-        x = _checked_vector(estimate, params["d"], "solution")
+        x = checked_vector(estimate, params["d"], "solution")
         ratio = lp_cost(instance["matrix"], instance["targets"], x, params["p"]) / instance["opt"]
         error = max(ratio - 1.0, 0.0)
         return TrialOutcome(error, error <= params["eps"])

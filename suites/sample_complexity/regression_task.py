@@ -7,8 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from theorybench.errors import InvalidOutput
-from theorybench.suites.sample_complexity.base import SampleComplexityTask, TrialOutcome
+from theorybench.suites.sample_complexity.base import SampleComplexityTask, TrialOutcome, checked_vector
 from theorybench.suites.sample_complexity.contract import SampleSet
 
 
@@ -54,18 +53,7 @@ class SparseRegressionTask(SampleComplexityTask):
         return SampleSet(self.name, info, features, targets, learner_seed)
 
     def evaluate(self, instance, params, problem, estimate):
-        beta_hat = _checked_vector(estimate, params["d"], "coefficient estimate")
+        beta_hat = checked_vector(estimate, params["d"], "coefficient estimate")
         error = float(np.linalg.norm(beta_hat - instance) / np.linalg.norm(instance))
         return TrialOutcome(error, error <= params["eps"])
 
-
-def _checked_vector(estimate: Any, size: int, what: str) -> np.ndarray:
-    try:
-        vector = np.asarray(estimate, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise InvalidOutput(f"the {what} is not a numeric array: {error}") from None
-    if vector.shape != (size,):
-        raise InvalidOutput(f"the {what} has shape {vector.shape}; expected ({size},)")
-    if not np.all(np.isfinite(vector)):
-        raise InvalidOutput(f"the {what} contains NaN or infinite entries")
-    return vector
