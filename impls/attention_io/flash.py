@@ -8,9 +8,9 @@ the first key block (holding key 0, visible to every row) is processed, so rows 
 block masks entirely contribute zero instead of NaN.
 
 Block sizes follow FlashAttention (Dao et al., NeurIPS 2022, Algorithm 1): the outer loop's block
-gets ceil(M / 4d) rows and the inner loop's block min(ceil(M / 4d), d). The paper sizes fit in
-Theta(M) words; this model enforces exactly M, so `fit_blocks` shrinks the larger block one row
-at a time until the program's working set fits.
+gets ceil(M / 4d) rows and the inner loop's block min(ceil(M / 4d), d). The paper's sizes fit in
+Theta(M) words, but this model enforces exactly M words. So `fit_blocks` shrinks the larger block
+one row at a time until the program's working set fits.
 
 - FlashAttention-1 (outer loop over K/V blocks, inner loop over Q blocks) keeps O, l and m in
   slow memory and reads and rewrites them for every K/V block: 2 N d + T_c (3 N d + 4 N) + N d

@@ -179,7 +179,7 @@ class TwoLevelMemory:
         if self._output_key is None or key is not self._output_key:
             raise MemoryModelViolation("reading O needs the output key the executor was built with; programs must load data instead")
         if not self._compute:
-            raise RuntimeError("count-only mode holds no values; run in value mode to read the output")
+            raise RuntimeError("count-only mode stores no values; run in value mode to read the output")
         return self._slow_data[OUTPUT_ARRAY].copy()
 
     # -- slow memory -----------------------------------------------------------------------

@@ -26,7 +26,7 @@ def run_io_cell(context: CellContext, implementation: AttentionImplementation, v
     problem = AttentionProblem.build(n, d, capacity, bool(params["causal"]), bool(params["scaled"]))
     value_mode = n <= value_mode_max_n
 
-    # Only the harness holds this key, so only the harness reads O's values.
+    # Only the harness keeps this key, so only the harness reads O's values.
     output_key = object()
     if value_mode:
         q, k, v = context.rng("data").standard_normal((3, n, d))

@@ -18,7 +18,7 @@ def attention_reference(
     """Return softmax(scale * q k^T) v in float64, with the causal mask when `causal`.
 
     q: (..., R, d), k and v: (..., N, d). `query_positions` (R,) gives each query row's position
-    in the sequence, 0 to R - 1 by default; pass it when q holds a subset of the rows. The causal
+    in the sequence, 0 to R - 1 by default; pass it when q contains a subset of the rows. The causal
     mask hides key j from the query at position i when j > i, so every row keeps at least key 0
     and the softmax is always defined.
     """
@@ -47,7 +47,7 @@ def io_lower_bound(n: int, d: int, capacity: int) -> float:
 
     Saha and Ye (ICML 2024) prove Theta(N^2 d^2 / M) words for M >= d^2 and
     Theta(N^2 d / sqrt(M)) for M < d^2. Every program also reads Q, K, V and writes O once, so
-    the figure used here is the larger of the regime term and 4 N d; the two agree up to a
+    the figure used here is the larger of the regime term and 4 N d. The two agree up to a
     constant factor, and the compulsory term only wins when M is close to N d.
     """
     if capacity >= d * d:

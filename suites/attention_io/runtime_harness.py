@@ -1,10 +1,14 @@
 """Harness of the runtime_* tasks: time `attention(q, k, v, causal)` on a real device.
 
-Per cell: one call on standard normal inputs checked against float64 (this call is also the
-first, untimed call), timing on fresh inputs through `theorybench.measure` (warm-up excluded,
-CUDA synchronized), a check of the last timed output, a check after the timed inputs are
-overwritten in place (so an output cached by call count or by tensor identity fails), a peak
-memory measurement, and the adversarial inputs. A FLOP rate above the device's peak is rejected.
+Each cell runs these steps in order:
+1. one untimed call on standard normal inputs, checked against float64;
+2. timing on other inputs through `theorybench.measure` (warm-up excluded, CUDA synchronized),
+   with the last timed output checked;
+3. one call after the timed inputs are overwritten in place, checked, so an output cached by
+   call count or by tensor identity fails;
+4. a peak-memory measurement;
+5. the adversarial inputs (large logits, and for causal cells the largest logits on hidden keys).
+A FLOP rate above the device's peak is rejected as impossible.
 """
 
 from __future__ import annotations
@@ -148,8 +152,8 @@ def device_peak_flop_rate(device: str, dtype: str, threads: int | None = None) -
             return tabulated, f"datasheet peak of {name}"
         calibrated = calibrate_matmul(device, dtype, size=4096)
         return CALIBRATION_MARGIN * calibrated, f"{CALIBRATION_MARGIN:g} x matmul calibration on {name}"
-    # CPU matmuls in reduced precision are no faster than float32 on most CPUs, and some
-    # (AMX, AVX512-BF16) are; float32 and the cell's dtype are both calibrated and the larger taken.
+    # Reduced-precision matmuls may beat float32 on CPUs with AMX or AVX512-BF16 units, so both
+    # float32 and the cell's dtype are calibrated and the larger rate is used.
     calibrated = max(calibrate_matmul(device, "float32", threads=threads), calibrate_matmul(device, dtype, threads=threads))
     return CALIBRATION_MARGIN * calibrated, f"{CALIBRATION_MARGIN:g} x matmul calibration on the CPU"
 

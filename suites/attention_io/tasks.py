@@ -135,7 +135,9 @@ class RuntimeCPU(RuntimeTask):
     tiers = {
         "quick": [_runtime_instance(n, 64, "float32", causal) for n in (256, 1024) for causal in (False, True)],
         "standard": [
-            _runtime_instance(n, d, dtype, causal, heads=8, threads=2)
+            # One intra-op thread: two workers share the cores, and torch functions made of many
+            # small operations slow down several times when their threads contend.
+            _runtime_instance(n, d, dtype, causal, heads=8, threads=1)
             for n in (1024, 4096) for d in (64, 128) for dtype in ("float32", "bfloat16") for causal in (False, True)
         ],
         "large": [],
