@@ -46,7 +46,7 @@ class HierarchicalPolynomialTask(SampleComplexityTask):
     # n_max bounds the kernel matrix of kernel ridge: 8192^2 float64 is 0.5 GiB.
     tiers = {
         "quick": [{"dims": [4, 8], "k": 2, "q": 3, "noise": 0.1, "eps": 0.25, "n_max": 1024}],
-        "standard": [{"dims": [4, 6, 8], "k": 2, "q": 3, "noise": 0.1, "eps": 0.1, "n_max": 8192}],
+        "standard": [{"dims": [6, 10, 14], "k": 2, "q": 3, "noise": 0.1, "eps": 0.1, "n_max": 8192}],
         "large": [{"dims": [8, 12, 16, 24], "k": 2, "q": 3, "noise": 0.1, "eps": 0.1, "n_max": 16384}],
     }
 
