@@ -63,7 +63,7 @@ def test_block_sizes_fit_and_are_maximal(n, d, capacity):
     assert block_cols <= d
 
 
-def test_flash_block_sizes_follow_paper_when_memory_is_ample():
+def test_flash_blocks_follow_paper_sizes():
     # With M = 64 d^2 the paper sizes (B_c = M / 4d = 16 d, B_r = d) fit after a small shrink.
     d, capacity = 16, 64 * 16 * 16
     block_rows, block_cols = flash1_block_sizes(10**6, d, capacity)

@@ -198,7 +198,7 @@ def test_program_that_never_stores_fails():
     assert "never stored 512 of the 512 words of O" in result.reason
 
 
-def test_program_that_never_stores_fails_in_count_only_mode():
+def test_never_stores_fails_count_only():
     params = {**IO_PARAMS, "N": 4096}
     result = run_in_process("attention_io", "io_length_sweep", params, NeverStores)
     assert result.status == "invalid"
