@@ -63,6 +63,9 @@ class Task:
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     #: Metrics shown as columns of the terminal leaderboard; the score metric when empty.
     leaderboard_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Tasks of one suite with the same group share a suite score; suites whose tasks measure
+    #: different things (I/O counts and run times, say) give each family its own group.
+    score_group: ClassVar[str] = ""
 
     def instances(self, tier: str) -> list[dict[str, Any]]:
         """Return the parameter sets of `tier` (empty when the task has none there)."""

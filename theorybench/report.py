@@ -61,15 +61,17 @@ def print_leaderboard(console: Console, leaderboard: Leaderboard, suites: Mappin
     keys = sorted({(row.suite, row.tier, row.device) for row in leaderboard.rows})
     for suite_name, tier, device in keys:
         scores = [s for s in leaderboard.suite_scores if (s.suite, s.tier, s.device) == (suite_name, tier, device)]
-        table = Table(title=f"{suite_name} — tier {tier}, {device}: performance-profile score (1 = best everywhere)")
-        for column in ("rank", "implementation", "score", "geo-mean ratio", "solved", "failed cells"):
-            table.add_column(column, justify="right" if column not in ("implementation",) else "left")
-        for entry in scores:
-            table.add_row(
-                str(entry.rank), escape(entry.implementation), f"{entry.score:.3f}", format_number(entry.geometric_mean_ratio),
-                f"{entry.solved}/{entry.problems}", str(entry.failed_cells),
-            )
-        console.print(table)
+        for score_group in sorted({entry.group for entry in scores}):
+            label = f"{suite_name} [{score_group}]" if score_group else suite_name
+            table = Table(title=escape(f"{label} — tier {tier}, {device}: performance-profile score (1 = best everywhere)"))
+            for column in ("rank", "implementation", "score", "geo-mean ratio", "solved", "failed cells"):
+                table.add_column(column, justify="right" if column not in ("implementation",) else "left")
+            for entry in (entry for entry in scores if entry.group == score_group):
+                table.add_row(
+                    str(entry.rank), escape(entry.implementation), f"{entry.score:.3f}", format_number(entry.geometric_mean_ratio),
+                    f"{entry.solved}/{entry.problems}", str(entry.failed_cells),
+                )
+            console.print(table)
         if not detail:
             continue
         rows = [row for row in leaderboard.rows if (row.suite, row.tier, row.device) == (suite_name, tier, device)]

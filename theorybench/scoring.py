@@ -59,9 +59,10 @@ class LeaderboardRow:
 
 @dataclasses.dataclass
 class SuiteScore:
-    """One implementation's aggregate over a suite at one tier and device."""
+    """One implementation's aggregate over a suite (or one score group of it) at one tier and device."""
 
     suite: str
+    group: str
     tier: str
     device: str
     implementation: str
@@ -128,7 +129,7 @@ def build_leaderboard(results: Iterable[Mapping[str, Any]], suites: Mapping[str,
         costs[key] = {(task_name, key[4], label): float(cost) for label, cost in problem_costs.items()}
 
     board_rows = _rows(groups, costs, summaries, suites)
-    suite_scores = _suite_scores(groups, costs)
+    suite_scores = _suite_scores(groups, costs, suites)
     return Leaderboard(rows=board_rows, suite_scores=suite_scores)
 
 
@@ -178,16 +179,17 @@ def _solved_geometric_mean(ratios: np.ndarray) -> float:
     return float(stats.geometric_mean_ratio(solved[None, :])[0])
 
 
-def _suite_scores(groups, costs) -> list[SuiteScore]:
-    by_suite: dict[tuple[str, str, str], dict[str, dict]] = collections.defaultdict(lambda: collections.defaultdict(dict))
+def _suite_scores(groups, costs, suites) -> list[SuiteScore]:
+    by_suite: dict[tuple[str, str, str, str], dict[str, dict]] = collections.defaultdict(lambda: collections.defaultdict(dict))
     failures: collections.Counter = collections.Counter()
     for key, rows in groups.items():
-        failures[(key[0], key[1], key[2], key[5])] += sum(row["status"] not in ("ok", "skipped") for row in rows)
+        score_group = suites[key[0]].task(key[3]).score_group
+        failures[(key[0], score_group, key[1], key[2], key[5])] += sum(row["status"] not in ("ok", "skipped") for row in rows)
         if key in costs:
-            by_suite[key[:3]][key[5]].update(costs[key])
+            by_suite[(key[0], score_group, key[1], key[2])][key[5]].update(costs[key])
 
     scores = []
-    for (suite, tier, device), per_implementation in sorted(by_suite.items()):
+    for (suite, score_group, tier, device), per_implementation in sorted(by_suite.items()):
         names = sorted(per_implementation)
         problems = sorted({problem for values in per_implementation.values() for problem in values})
         matrix = np.array([[per_implementation[name].get(problem, math.inf) for problem in problems] for name in names])
@@ -195,10 +197,10 @@ def _suite_scores(groups, costs) -> list[SuiteScore]:
         profile = stats.profile_score(ratios)
         entries = [
             SuiteScore(
-                suite=suite, tier=tier, device=device, implementation=name, score=float(profile[index]),
+                suite=suite, group=score_group, tier=tier, device=device, implementation=name, score=float(profile[index]),
                 geometric_mean_ratio=_solved_geometric_mean(ratios[index]),
                 solved=int(np.isfinite(ratios[index]).sum()), problems=len(problems),
-                failed_cells=failures[(suite, tier, device, name)],
+                failed_cells=failures[(suite, score_group, tier, device, name)],
             )
             for index, name in enumerate(names)
         ]

@@ -304,7 +304,7 @@ def leaderboard_frames(results: pd.DataFrame, suites: Mapping[str, Suite]) -> tu
     """Score `results` and return (rows, suite_scores) as DataFrames.
 
     rows: one per (suite, tier, device, task, instance, implementation) with the summary metrics
-    as columns; suite_scores: one per (suite, tier, device, implementation) with its rank.
+    as columns; suite_scores: one per (suite, score group, tier, device, implementation) with its rank.
     """
     records = results.to_dict("records")
     board = build_leaderboard(records, suites)
@@ -314,19 +314,22 @@ def leaderboard_frames(results: pd.DataFrame, suites: Mapping[str, Suite]) -> tu
         rows = pd.DataFrame(columns=["suite", "task", "instance", "implementation", "tier", "device", "status", "score",
                                      "ratio", "trials", "failed", "reason", "bound"])
     if scores.empty:
-        scores = pd.DataFrame(columns=["suite", "tier", "device", "implementation", "score", "geometric_mean_ratio",
+        scores = pd.DataFrame(columns=["suite", "group", "tier", "device", "implementation", "score", "geometric_mean_ratio",
                                        "solved", "problems", "failed_cells", "rank"])
     return rows, scores
 
 
 def suite_overview(results: pd.DataFrame, scores: pd.DataFrame, suites: Mapping[str, Suite]) -> pd.DataFrame:
-    """Return one row per (suite, tier, device): leader, its score, counts and the latest result time."""
+    """Return one row per (suite, score group, tier, device): leader, its score, counts and the latest result time."""
     records = []
-    for (suite, tier, device), group in scores.groupby(["suite", "tier", "device"], sort=True):
+    for (suite, score_group, tier, device), group in scores.groupby(["suite", "group", "tier", "device"], sort=True):
         leader = group.sort_values("rank").iloc[0]
         subset = results[(results["suite"] == suite) & (results["tier"] == tier) & (results["device"] == device)]
+        if suite in suites:
+            subset = subset[subset["task"].map(lambda name: _task_group(suites[suite], name)) == score_group]
         records.append({
             "suite": suite,
+            "group": score_group,
             "summary": suites[suite].summary if suite in suites else "",
             "tier": tier,
             "device": device,
@@ -343,15 +346,16 @@ def suite_overview(results: pd.DataFrame, scores: pd.DataFrame, suites: Mapping[
     return pd.DataFrame(records)
 
 
-def suite_table(rows: pd.DataFrame, scores: pd.DataFrame, suite: Suite, tier: str, device: str) -> pd.DataFrame:
-    """Return one row per implementation: rank, suite score and, per task, its mean instance score
-    and the median over instances of the task's score metric.
+def suite_table(rows: pd.DataFrame, scores: pd.DataFrame, suite: Suite, tier: str, device: str, group: str = "") -> pd.DataFrame:
+    """Return one row per implementation of one score group: rank, suite score and, per task, its
+    mean instance score and the median over instances of the task's score metric.
     """
     board = scores[(scores["suite"] == suite.name) & (scores["tier"] == tier) & (scores["device"] == device)]
-    board = board.sort_values("rank")
+    board = board[board["group"] == group].sort_values("rank")
     table = board[["rank", "implementation", "score", "geometric_mean_ratio", "solved", "problems", "failed_cells"]].copy()
     table = table.rename(columns={"geometric_mean_ratio": "geometric-mean ratio", "failed_cells": "failed cells"})
     selected = rows[(rows["suite"] == suite.name) & (rows["tier"] == tier) & (rows["device"] == device)]
+    selected = selected[selected["task"].map(lambda name: _task_group(suite, name)) == group]
     for task_name in sorted(selected["task"].unique()):
         task_rows = selected[selected["task"] == task_name]
         per_implementation = task_rows.groupby("implementation")["score"].mean()
@@ -361,6 +365,13 @@ def suite_table(rows: pd.DataFrame, scores: pd.DataFrame, suite: Suite, tier: st
             values = pd.to_numeric(task_rows[metric], errors="coerce")
             table[f"{task_name} {metric}"] = table["implementation"].map(values.groupby(task_rows["implementation"]).median())
     return table.reset_index(drop=True)
+
+
+def _task_group(suite: Suite, task_name: str) -> str:
+    try:
+        return suite.task(task_name).score_group
+    except KeyError:
+        return ""
 
 
 def _task_score_metric(suite: Suite, task_name: str) -> str:

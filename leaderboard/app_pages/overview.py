@@ -31,8 +31,9 @@ if state is not None:
         },
     )
 
-    for (suite, tier, device), board in scores.groupby(["suite", "tier", "device"], sort=True):
-        st.subheader(f"{suite} · {tier} · {device}")
+    for (suite, score_group, tier, device), board in scores.groupby(["suite", "group", "tier", "device"], sort=True):
+        label = f" [{score_group}]" if score_group else ""
+        st.subheader(f"{suite}{label} · {tier} · {device}")
         if suite in suites:
             st.caption(suites[suite].summary)
         st.dataframe(
@@ -43,7 +44,7 @@ if state is not None:
                 "geometric_mean_ratio": st.column_config.NumberColumn("geometric-mean ratio", format="%.3g"),
                 "failed_cells": st.column_config.NumberColumn("failed cells"),
             },
-            key=f"overview_{suite}_{tier}_{device}",
+            key=f"overview_{suite}_{score_group}_{tier}_{device}",
         )
 
     known = sorted(set(suites) - set(scores["suite"]))

@@ -58,26 +58,29 @@ if state is not None:
         st.info("No results match the filters.")
         st.stop()
 
-    table = data.views.suite_table(rows, scores, suite, tier, device)
-    table.insert(2, "page", [f"/implementation?suite={suite_name}&implementation={name}" for name in table["implementation"]])
-    config = {
-        "rank": st.column_config.NumberColumn("rank", format="%d"),
-        "page": st.column_config.LinkColumn("details", display_text="open"),
-        "score": st.column_config.ProgressColumn("suite score", min_value=0.0, max_value=1.0, format="%.3f", help=SCORE_HELP),
-        "geometric-mean ratio": st.column_config.NumberColumn(format="%.3g", help="geometric mean of the ratio to the best, over solved problems"),
-        "solved": st.column_config.NumberColumn(help="problems with a finite cost"),
-    }
-    for column in table.columns:
-        if column.endswith(" score") and column != "score":
-            config[column] = st.column_config.ProgressColumn(column, min_value=0.0, max_value=1.0, format="%.3f",
-                                                             help=f"mean instance score on {column[:-6]}")
-        elif column not in config and column not in ("implementation", "problems", "failed cells"):
-            task_name, _, metric = column.partition(" ")
-            config[column] = st.column_config.NumberColumn(column, format="%.4g", help=data.views.metric_help(suite, task_name, metric))
-    st.subheader(f"{suite_name} · {tier} · {device}")
-    st.dataframe(table, hide_index=True, column_config=config, key="suite_table")
-    st.caption(f"{len(table)} implementations · {int(scores['problems'].max())} problems · "
-               f"{len(tasks)} of {len(task_names)} tasks")
+    for score_group in sorted(scores["group"].unique()):
+        table = data.views.suite_table(rows, scores, suite, tier, device, score_group)
+        table.insert(2, "page", [f"/implementation?suite={suite_name}&implementation={name}" for name in table["implementation"]])
+        config = {
+            "rank": st.column_config.NumberColumn("rank", format="%d"),
+            "page": st.column_config.LinkColumn("details", display_text="open"),
+            "score": st.column_config.ProgressColumn("suite score", min_value=0.0, max_value=1.0, format="%.3f", help=SCORE_HELP),
+            "geometric-mean ratio": st.column_config.NumberColumn(format="%.3g", help="geometric mean of the ratio to the best, over solved problems"),
+            "solved": st.column_config.NumberColumn(help="problems with a finite cost"),
+        }
+        for column in table.columns:
+            if column.endswith(" score") and column != "score":
+                config[column] = st.column_config.ProgressColumn(column, min_value=0.0, max_value=1.0, format="%.3f",
+                                                                 help=f"mean instance score on {column[:-6]}")
+            elif column not in config and column not in ("implementation", "problems", "failed cells"):
+                task_name, _, metric = column.partition(" ")
+                config[column] = st.column_config.NumberColumn(column, format="%.4g", help=data.views.metric_help(suite, task_name, metric))
+        group_scores = scores[scores["group"] == score_group]
+        label = f" [{score_group}]" if score_group else ""
+        st.subheader(f"{suite_name}{label} · {tier} · {device}")
+        st.dataframe(table, hide_index=True, column_config=config, key=f"suite_table_{score_group}" if score_group else "suite_table")
+        st.caption(f"{len(table)} implementations · {int(group_scores['problems'].max())} problems · "
+                   f"{len(tasks)} of {len(task_names)} tasks")
 
     st.subheader("Per task instance")
     for task_name in sorted(rows["task"].unique()):

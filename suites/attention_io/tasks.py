@@ -58,6 +58,7 @@ class IOTask(Task):
     """A task scored in the two-level memory model."""
 
     family: ClassVar[str] = "io"
+    score_group = "io"
     bound = IO_BOUND_TEXT
     metrics = IO_METRICS
     score_metric = "io_ratio"
@@ -112,6 +113,7 @@ def _runtime_instance(n: int, d: int, dtype: str, causal: bool, batch: int = 1, 
 
 
 class RuntimeTask(Task):
+    score_group = "runtime"
     """A task that times `attention(q, k, v, causal)` on a real device."""
 
     family: ClassVar[str] = "runtime"

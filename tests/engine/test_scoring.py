@@ -86,3 +86,26 @@ def test_tiers_are_scored_apart():
     rows = [row("a", "n=1", 10, tier="quick"), row("b", "n=1", 5, tier="standard")]
     board = build_leaderboard(rows, {"toy": ToySuite()})
     assert {(entry.tier, entry.implementation, entry.rank) for entry in board.suite_scores} == {("quick", "a", 1), ("standard", "b", 1)}
+
+
+class TimeTask(CallsTask):
+    name = "time_task"
+    score_group = "runtime"
+
+
+class GroupedSuite(Suite):
+    name = "toy"
+
+    def tasks(self):
+        return [CallsTask(), TimeTask()]
+
+
+def test_score_groups_are_scored_apart():
+    rows = [row("counter", "n=1", 10), row("timer", "n=1", 10)]
+    rows[1]["task"] = "time_task"
+    board = build_leaderboard(rows, {"toy": GroupedSuite()})
+    scores = {(entry.group, entry.implementation): entry for entry in board.suite_scores}
+    assert set(scores) == {("", "counter"), ("runtime", "timer")}
+    assert scores[("", "counter")].score == pytest.approx(1.0)
+    assert scores[("runtime", "timer")].score == pytest.approx(1.0)
+    assert scores[("runtime", "timer")].problems == 1
