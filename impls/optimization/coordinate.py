@@ -27,6 +27,7 @@ def _update(problem: Problem, x: np.ndarray, j: int, partial: float, steps: np.n
 
 class CyclicCoordinateDescent(Optimizer):
     name = "cd-cyclic"
+    authors = ("TheoryBench developers",)
     reference = "Beck and Tetruashvili, On the convergence of block coordinate descent type methods (SIAM J. Optim. 2013)"
     tasks = TASKS
 
@@ -43,6 +44,7 @@ class RandomCoordinateDescent(Optimizer):
     """Coordinates drawn uniformly with replacement from the problem's seeded generator."""
 
     name = "cd-random"
+    authors = ("TheoryBench developers",)
     reference = "Nesterov, Efficiency of coordinate descent methods on huge-scale optimization problems (SIAM J. Optim. 2012)"
     tasks = TASKS
 
@@ -69,6 +71,7 @@ class GaussSouthwellCoordinateDescent(Optimizer):
     """
 
     name = "cd-gauss-southwell"
+    authors = ("TheoryBench developers",)
     reference = "Nutini, Schmidt, Laradji, Friedlander, Koepke, Coordinate descent converges faster with the Gauss-Southwell rule than random selection (ICML 2015)"
     tasks = TASKS
 

@@ -37,6 +37,7 @@ class LargeStepGradientDescent4(GradientDescent):
     """Gradient descent with step 4/L on separable logistic regression (past the 2/L stability limit)."""
 
     name = "gd-large-step-4"
+    authors = ("TheoryBench developers",)
     reference = "Wu, Bartlett, Telgarsky, Yu, Large stepsize gradient descent for logistic loss (COLT 2024)"
     tasks = ("separable_logistic",)
     step_multiple = 4.0
@@ -46,6 +47,7 @@ class LargeStepGradientDescent64(GradientDescent):
     """Gradient descent with step 64/L on separable logistic regression."""
 
     name = "gd-large-step-64"
+    authors = ("TheoryBench developers",)
     reference = "Wu, Bartlett, Telgarsky, Yu, Large stepsize gradient descent for logistic loss (COLT 2024)"
     tasks = ("separable_logistic",)
     step_multiple = 64.0
@@ -59,6 +61,7 @@ class NormalizedGradientDescent(Optimizer):
     """
 
     name = "normalized-gd"
+    authors = ("TheoryBench developers",)
     reference = "Nacson, Lee, Gunasekar, Savarese, Srebro, Soudry, Convergence of gradient descent on separable data (AISTATS 2019)"
     tasks = ("separable_logistic",)
 
@@ -82,6 +85,7 @@ class BatchPerceptron(Optimizer):
     """
 
     name = "batch-perceptron"
+    authors = ("TheoryBench developers",)
     reference = "Rosenblatt (1958); Novikoff, On convergence proofs for perceptrons (1962)"
     tasks = ("separable_logistic",)
 

@@ -13,6 +13,7 @@ class ISTA(Optimizer):
     """x_{k+1} = prox_{1/L}(x_k - grad g(x_k) / L), g the smooth part."""
 
     name = "ista"
+    authors = ("TheoryBench developers",)
     reference = "Beck and Teboulle, A fast iterative shrinkage-thresholding algorithm (SIAM J. Imaging Sci. 2009)"
     tasks = ("lasso",)
 
@@ -32,6 +33,7 @@ class FISTA(Optimizer):
     """ISTA at an extrapolated point y_k with momentum (t_k - 1) / t_{k+1}."""
 
     name = "fista"
+    authors = ("TheoryBench developers",)
     reference = "Beck and Teboulle, A fast iterative shrinkage-thresholding algorithm (SIAM J. Imaging Sci. 2009)"
     tasks = ("lasso",)
 

@@ -38,6 +38,7 @@ class SGD(_TorchOptimizer):
     """torch.optim.SGD with learning rate 1 / (2L), no momentum."""
 
     name = "sgd"
+    authors = ("TheoryBench developers",)
     reference = "Robbins and Monro (1951); torch.optim.SGD"
 
     def make_optimizer(self, parameter: torch.Tensor, problem: Problem) -> torch.optim.Optimizer:
@@ -48,6 +49,7 @@ class Adam(_TorchOptimizer):
     """torch.optim.Adam with learning rate 1e-2 and the default betas."""
 
     name = "adam"
+    authors = ("TheoryBench developers",)
     reference = "Kingma and Ba, Adam: a method for stochastic optimization (ICLR 2015); torch.optim.Adam"
 
     def make_optimizer(self, parameter: torch.Tensor, problem: Problem) -> torch.optim.Optimizer:

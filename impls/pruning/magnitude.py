@@ -55,7 +55,7 @@ class RandomPruner(Pruner):
     name = "random"
     version = "1.0"
     authors = ("TheoryBench",)
-    reference = "uniform random unstructured pruning, the usual sanity baseline"
+    reference = "Blalock, Gonzalez Ortiz, Frankle, Guttag. What is the state of neural network pruning? MLSys 2020 (random pruning as the sanity baseline)"
 
     def prune(self, request: PruneRequest) -> dict[str, torch.Tensor]:
         weights = prunable_weights(request.model)

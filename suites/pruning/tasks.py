@@ -52,7 +52,6 @@ COMMON_METRICS = (
     Metric("live_bias_units", "count", "none", "count", "pruned units whose bias is still nonzero, summed over the target sparsities"),
     Metric("prune_time_s", "s", "min", "time", "wall time inside prune(), fine-tuning steps excluded, summed over the sparsities"),
     Metric("finetune_time_s", "s", "min", "time", "wall time of all fine-tuning steps (the pruner's and the harness's), summed over the sparsities"),
-    Metric("dense_cache_hit", "flag", "none", "value", "1 when the dense model came from the on-disk cache"),
 )
 
 BOUND = (
