@@ -38,6 +38,42 @@ class RunSummary:
     interrupted: bool = False
 
 
+#: Flags whose values must never reach the store: the private salt, and store URLs with passwords.
+SECRET_FLAGS = ("--salt",)
+URL_FLAGS = ("--store",)
+
+
+def redact_command(argv: Sequence[str]) -> str:
+    """Return the command line as one string with the salt replaced by *** and URL passwords masked."""
+    import sqlalchemy as sa
+
+    def mask(flag: str, value: str) -> str:
+        if flag in SECRET_FLAGS:
+            return "***"
+        try:
+            return sa.engine.make_url(value).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - a value that is no URL is kept as it is
+            return value
+
+    words: list[str] = []
+    pending = ""
+    for word in argv:
+        if pending:
+            words.append(mask(pending, word))
+            pending = ""
+            continue
+        flag, equals, value = word.partition("=")
+        if flag in SECRET_FLAGS + URL_FLAGS:
+            if equals:
+                words.append(f"{flag}={mask(flag, value)}")
+            else:
+                words.append(word)
+                pending = flag
+            continue
+        words.append(word)
+    return shlex.join(words)
+
+
 def start_run(
     store: Store,
     cells: Sequence[Cell],
@@ -53,7 +89,7 @@ def start_run(
     """Record a new run with its provenance and plan; return its id."""
     commit, dirty = git_state()
     return store.create_run(
-        command=command if command is not None else shlex.join(["theorybench", *sys.argv[1:]]),
+        command=command if command is not None else redact_command(["theorybench", *sys.argv[1:]]),
         tier=tier,
         executor=executor_name,
         salt=salt_digest(salt),
@@ -90,7 +126,7 @@ def execute_run(
             cell = result.cell
             store.add_result(
                 run_id, result, fingerprint_id=run.fingerprint_id, git_commit=run.git_commit,
-                source_hash=source_hashes.get((cell.suite, cell.implementation), ""),
+                source_hash=source_hashes.get((cell.suite, cell.implementation), ""), salt=run.salt,
             )
             summary.executed += 1
             if result.status == "skipped":

@@ -89,11 +89,21 @@ class Leaderboard:
         return sorted({score.suite for score in self.suite_scores} | {row.suite for row in self.rows})
 
 
+def tier_label(row: Mapping[str, Any]) -> str:
+    """Return the tier a result is scored under: its tier, with the salt digest for a private salt.
+
+    Results drawn with a private salt are other instances than the public ones, so they form a
+    leaderboard of their own, such as `quick (private:87412bcedac7)`.
+    """
+    salt = row.get("salt") or "public"
+    return row["tier"] if salt == "public" else f"{row['tier']} ({salt})"
+
+
 def latest_per_trial(results: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Keep the newest result of each (suite, task, instance, implementation, tier, device, trial)."""
+    """Keep the newest result of each (suite, task, instance, implementation, tier, salt, device, trial)."""
     latest: dict[tuple, Mapping[str, Any]] = {}
     for row in results:
-        key = (row["suite"], row["task"], row["instance"], row["implementation"], row["tier"], row["device"], row["trial"])
+        key = (row["suite"], row["task"], row["instance"], row["implementation"], tier_label(row), row["device"], row["trial"])
         if key not in latest or row["id"] > latest[key]["id"]:
             latest[key] = row
     return sorted(latest.values(), key=lambda row: row["id"])
@@ -106,7 +116,7 @@ def build_leaderboard(results: Iterable[Mapping[str, Any]], suites: Mapping[str,
         if row["suite"] not in suites:
             logger.warning("skipping results of unknown suite %r", row["suite"])
             continue
-        key = (row["suite"], row["tier"], row["device"], row["task"], row["instance"], row["implementation"])
+        key = (row["suite"], tier_label(row), row["device"], row["task"], row["instance"], row["implementation"])
         groups[key].append(row)
 
     # problem costs of each group, keyed by (task, instance, label)

@@ -322,6 +322,11 @@ class _Checker(ast.NodeVisitor):
         if name in ("getattr", "hasattr", "object.__getattribute__") and second is not None and _is_private(second):
             if first is None or _root_name(first) not in OWN_NAMES:
                 self.flag(node, "private-access", f"calls {name} with the private attribute {second!r}")
+        computed_name = len(node.args) > 1 and second is None
+        if name in ("getattr", "hasattr", "setattr", "delattr", "object.__getattribute__") and computed_name and first is not None:
+            if self._is_harness_parameter(_root_name(first)):
+                self.flag(node, "private-access", f"calls {name} on {_dotted(first)}, an object the harness passed in, with a "
+                          "computed attribute name; use its public attributes by name")
         if name == "vars" and first is not None and _root_name(first) not in OWN_NAMES:
             self.flag(node, "private-access", f"calls vars() on {_dotted(first) or 'an object'}, reading its private state")
         if name in ("__import__", "importlib.import_module") and _string_constant(first):

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 STORE_ENVIRONMENT_VARIABLE = "THEORYBENCH_STORE"
 DEFAULT_SQLITE_FILE = "theorybench.db"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 metadata = sa.MetaData()
@@ -91,6 +91,7 @@ results_table = sa.Table(
     sa.Column("tier", sa.String(16), nullable=False),
     sa.Column("device", sa.String(16), nullable=False),
     sa.Column("trial", sa.Integer, nullable=False),
+    sa.Column("salt", sa.String(64), nullable=False, default="public"),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
     sa.Column("traceback", sa.Text, nullable=False, default=""),
@@ -358,7 +359,15 @@ class Store:
 
     # -- results ------------------------------------------------------------------------------
 
-    def add_result(self, run_id: str, result: Any, fingerprint_id: str = "", git_commit: str = "", source_hash: str = "") -> int:
+    def add_result(
+        self,
+        run_id: str,
+        result: Any,
+        fingerprint_id: str = "",
+        git_commit: str = "",
+        source_hash: str = "",
+        salt: str = "public",
+    ) -> int:
         """Store one cell's result and its curves in one transaction; return the result id."""
         cell: Cell = result.cell
         with self._begin() as connection:
@@ -366,7 +375,7 @@ class Store:
                 results_table.insert().values(
                     run_id=run_id, cell_key=cell.key, suite=cell.suite, task=cell.task, instance=cell.instance,
                     params=dict(cell.params), implementation=cell.implementation, source_hash=source_hash,
-                    tier=cell.tier, device=cell.device, trial=cell.trial, status=result.status,
+                    tier=cell.tier, device=cell.device, trial=cell.trial, salt=salt, status=result.status,
                     reason=result.reason or "", traceback=result.traceback or "", metrics=result.metrics or {},
                     info=result.info or {}, fingerprint_id=fingerprint_id, git_commit=git_commit,
                     started_at=result.started_at, finished_at=result.finished_at, wall_s=float(result.wall_s),

@@ -34,11 +34,11 @@ FIRST_COMMAND = "pip install torch==2.13.0 -e . && theorybench run --tier quick"
 #: Result columns the app reads; the traceback and the free-form info stay in the store.
 RESULT_COLUMNS = (
     "id", "run_id", "suite", "task", "instance", "params", "implementation", "source_hash", "tier", "device",
-    "trial", "status", "reason", "metrics", "fingerprint_id", "git_commit", "started_at", "finished_at", "wall_s",
+    "trial", "salt", "status", "reason", "metrics", "fingerprint_id", "git_commit", "started_at", "finished_at", "wall_s",
 )
 
 #: Columns that identify one trial; the leaderboard keeps the newest result of each.
-TRIAL_KEY = ["suite", "task", "instance", "implementation", "tier", "device", "trial"]
+TRIAL_KEY = ["suite", "task", "instance", "implementation", "tier", "salt", "device", "trial"]
 
 #: Significance rules of a comparison, as `theorybench compare` applies them: flag a timing only
 #: when the Benjamini-Hochberg adjusted Mann-Whitney U p-value is below COMPARE_ALPHA and the

@@ -101,6 +101,8 @@ def test_private_salt_changes_instances(store_url):
     store = Store(store_url)
     public_run, private_run = [run for run in reversed(store.runs())]
     assert private_run.salt.startswith("private:")
+    assert "held-out" not in private_run.command
+    assert "--salt" in private_run.command
     public = {row["instance"]: row["metrics"]["calls_total"] for row in store.results(run_ids=[public_run.id]) if "synthetic" in row["instance"]}
     private = {row["instance"]: row["metrics"]["calls_total"] for row in store.results(run_ids=[private_run.id]) if "synthetic" in row["instance"]}
     assert public.keys() == private.keys()
@@ -155,6 +157,9 @@ def test_resume_refuses_another_salt(store_url):
         (("run", "--suite", "optimization", "--task", "nope"), "unknown task nope"),
         (("run", "--suite", "optimization", "--impl", "nope"), "unknown implementation nope"),
         (("run", "--seeds", "0", "--suite", "optimization"), "--seeds must be at least 1"),
+        (("run", "--timeout", "0", "--suite", "optimization"), "--timeout must be positive, got 0"),
+        (("run", "--memory-mb", "-5", "--suite", "optimization"), "--memory-mb must be positive, got -5"),
+        (("run", "--workers", "0", "--suite", "optimization"), "--workers must be positive, got 0"),
     ],
 )
 def test_usage_errors_exit_2(store_url, arguments, message):
@@ -222,3 +227,22 @@ def test_auto_device_resolves_to_cpu_without_gpu():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto") == expected
     assert resolve_device("cpu") == "cpu"
+
+
+def test_run_rejects_module_that_reaches_into_counters(store_url, tmp_path):
+    module = tmp_path / "tamper.py"
+    module.write_text(
+        "from theorybench.suites.optimization import Optimizer\n\n"
+        "class Tamper(Optimizer):\n"
+        "    name = 'tamper'\n\n"
+        "    def run(self, problem, x0):\n"
+        "        counter = getattr(problem, '_' + 'counter')\n"
+        "        problem._counter._total = 0.0\n"
+        "        yield x0\n"
+    )
+    completed = theorybench("run", "--impl", str(module), "--impl", "tamper", store_url=store_url, check_code=2)
+    text = completed.stderr.replace("\n", " ")
+    assert "failed the static check" in text
+    assert f"{module}:7" in text
+    assert f"{module}:8" in text
+    assert Store(store_url).results() == []

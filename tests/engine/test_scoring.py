@@ -109,3 +109,12 @@ def test_score_groups_are_scored_apart():
     assert scores[("", "counter")].score == pytest.approx(1.0)
     assert scores[("runtime", "timer")].score == pytest.approx(1.0)
     assert scores[("runtime", "timer")].problems == 1
+
+
+def test_private_salt_results_form_their_own_tier():
+    public = row("a", "n=1", 10)
+    private = row("a", "n=1", 99)
+    private["salt"] = "private:abc"
+    board = build_leaderboard([public, private], {"toy": ToySuite()})
+    tiers = {item.tier: item.metrics["calls"] for item in board.rows}
+    assert tiers == {"quick": 10, "quick (private:abc)": 99}

@@ -103,11 +103,43 @@ def report_failures(console, summary: RunSummary) -> None:
         console.print(escape(f"{len(summary.skipped)} cells skipped: {'; '.join(reasons)}"), highlight=False)
 
 
+def validate_limits(args: argparse.Namespace) -> None:
+    """Raise UsageError for a non-positive --timeout, --memory-mb or --workers."""
+    for flag, value in (("--timeout", args.timeout), ("--memory-mb", args.memory_mb), ("--workers", args.workers)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be positive, got {value:g}")
+
+
+def check_added_modules(paths: list[str]) -> None:
+    """Run the static check on modules added by path and raise RegistryError listing any finding.
+
+    Bundled implementations are reviewed in the repository; a module from outside is checked here
+    before it is imported, so one that reaches into the harness's counters never runs.
+    """
+    from pathlib import Path
+
+    from theorybench.errors import RegistryError
+    from theorybench.static_check import check_file
+
+    for path in paths:
+        if not Path(path).is_file():
+            continue
+        try:
+            findings = check_file(path)
+        except SyntaxError:
+            continue  # the registry reports the syntax error with its line
+        if findings:
+            listing = "\n  ".join(str(finding) for finding in findings)
+            raise RegistryError(f"{path} failed the static check; fix these lines:\n  {listing}")
+
+
 def run_command(args: argparse.Namespace) -> int:
     from theorybench.cli import EXIT_IMPLEMENTATION_FAILED, EXIT_INTERRUPTED, console, error_console
 
+    validate_limits(args)
     store = Store(args.store)
     paths, names = split_impl_arguments(args.impl)
+    check_added_modules(paths)
     registry = Registry(extra_paths=paths)
 
     if args.resume:
