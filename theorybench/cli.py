@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from typing import Sequence
 
@@ -72,10 +73,16 @@ def configure_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, handlers=[handler], format="%(name)s: %(message)s", force=True)
 
 
+def _interrupt_on_sigterm(signal_number: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signal_number}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
+    # SIGTERM stops a run the way Ctrl+C does: the run is marked interrupted and stays resumable.
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         return int(args.handler(args) or EXIT_OK)
     except TheoryBenchError as error:

@@ -25,6 +25,12 @@ class StoreError(TheoryBenchError):
     exit_code = 4
 
 
+class StoreUsageError(StoreError):
+    """A store argument that cannot work: an invalid URL, a folder, a missing folder, an unknown run id."""
+
+    exit_code = 2
+
+
 class ExecutorError(TheoryBenchError):
     """The executor cannot start or lost its workers."""
 

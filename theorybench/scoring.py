@@ -214,7 +214,7 @@ def _suite_scores(groups, costs, suites) -> list[SuiteScore]:
             )
             for index, name in enumerate(names)
         ]
-        entries.sort(key=lambda entry: (-entry.score, _sortable_ratio(entry.geometric_mean_ratio), entry.implementation))
+        entries.sort(key=lambda entry: (-entry.score, _sortable_ratio(entry.geometric_mean_ratio), entry.failed_cells, entry.implementation))
         for rank, entry in enumerate(entries, start=1):
             entry.rank = rank
         scores.extend(entries)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from theorybench.contracts import Cell, Limits
-from theorybench.errors import StoreError
+from theorybench.errors import StoreError, StoreUsageError
 
 logger = logging.getLogger(__name__)
 
@@ -164,10 +164,10 @@ def _check_sqlite_file(path: Path, url: str) -> None:
     """Raise StoreError when `path` exists but is not a SQLite database."""
     if not path.exists():
         if not path.parent.exists():
-            raise StoreError(f"cannot create the store {url}: folder {path.parent} does not exist")
+            raise StoreUsageError(f"cannot create the store {url}: folder {path.parent} does not exist")
         return
     if path.is_dir():
-        raise StoreError(f"the store path {path} is a folder; give a file path such as {path / DEFAULT_SQLITE_FILE}")
+        raise StoreUsageError(f"the store path {path} is a folder; give a file path such as {path / DEFAULT_SQLITE_FILE}")
     if path.stat().st_size == 0:
         return
     with open(path, "rb") as file:
@@ -227,7 +227,7 @@ class Store:
         try:
             parsed = sa.engine.make_url(self.url)
         except sa.exc.ArgumentError as error:
-            raise StoreError(f"invalid store URL {self.url!r}: {error}; use a path like sqlite:///theorybench.db") from error
+            raise StoreUsageError(f"invalid store URL {self.url!r}: {error}; use a URL like sqlite:///theorybench.db") from error
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         #: The URL with any password masked, for messages and logs.
         self.display_url = parsed.render_as_string(hide_password=True)
@@ -235,6 +235,8 @@ class Store:
             _check_sqlite_file(Path(parsed.database), self.url)
         try:
             self.engine: Engine = sa.create_engine(parsed, future=True, pool_pre_ping=not self.is_sqlite)
+        except sa.exc.ArgumentError as error:
+            raise StoreUsageError(f"invalid store URL {self.display_url}: {error}; use a URL like sqlite:///theorybench.db") from error
         except (SQLAlchemyError, ImportError) as error:
             raise StoreError(f"cannot open the store {self.display_url}: {error}") from error
         if self.is_sqlite:
@@ -341,7 +343,7 @@ class Store:
                 ).scalars().all()
                 if len(candidates) == 1:
                     return self.get_run(candidates[0])
-                raise StoreError(f"no run {run_id!r} in {self.display_url}; `theorybench show` lists the runs") from None
+                raise StoreUsageError(f"no run {run_id!r} in {self.display_url}; `theorybench show` lists the runs") from None
         return RunRecord(**dict(row))
 
     def runs(self, limit: int | None = None) -> list[RunRecord]:

@@ -63,7 +63,7 @@ class PruningSuite(Suite):
     contract = Pruner
     trials_per_tier = {"quick": 2, "standard": 3, "large": 3}
     limits_per_tier = {
-        "quick": Limits(timeout_s=120, memory_mb=2048),
+        "quick": Limits(timeout_s=300, memory_mb=2048),
         "standard": Limits(timeout_s=1800, memory_mb=4096),
         "large": Limits(timeout_s=7200, memory_mb=8192),
     }

@@ -160,6 +160,10 @@ def test_resume_refuses_another_salt(store_url):
         (("run", "--timeout", "0", "--suite", "optimization"), "--timeout must be positive, got 0"),
         (("run", "--memory-mb", "-5", "--suite", "optimization"), "--memory-mb must be positive, got -5"),
         (("run", "--workers", "0", "--suite", "optimization"), "--workers must be positive, got 0"),
+        (("run", "--resume", "no-such-run"), "no run 'no-such-run'"),
+        (("show", "no-such-run"), "no run 'no-such-run'"),
+        (("leaderboard", "--suite", "nope"), "unknown suite nope"),
+        (("leaderboard", "--tier", "huge"), "unknown tier huge"),
     ],
 )
 def test_usage_errors_exit_2(store_url, arguments, message):
@@ -246,3 +250,45 @@ def test_run_rejects_module_that_reaches_into_counters(store_url, tmp_path):
     assert f"{module}:7" in text
     assert f"{module}:8" in text
     assert Store(store_url).results() == []
+
+
+@pytest.mark.parametrize("url_form", ["plain-path", "folder", "missing-folder", "unknown-scheme"])
+def test_unusable_store_argument_exits_2(tmp_path, url_form):
+    url = {
+        "plain-path": str(tmp_path / "store.db"),
+        "folder": f"sqlite:///{tmp_path}",
+        "missing-folder": f"sqlite:///{tmp_path / 'missing' / 'store.db'}",
+        "unknown-scheme": "nosuchdb://localhost/x",
+    }[url_form]
+    completed = theorybench("leaderboard", store_url=url, check_code=2)
+    assert "store" in completed.stderr
+
+
+def test_export_to_a_file_path_exits_2(store_url, tmp_path):
+    target = tmp_path / "existing.txt"
+    target.write_text("keep me")
+    completed = theorybench("export", "--format", "csv", "--output", str(target), store_url=store_url, check_code=2)
+    assert "is a file" in completed.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_sigterm_marks_run_interrupted_and_resumable(store_url):
+    command = [sys.executable, "-m", "theorybench", "run", "--suite", "optimization", "--task", "least_squares",
+               "--impl", FAULTY, "--impl", "test-slow", "--seeds", "3", "--workers", "1", "--store", store_url]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    store = None
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            store = Store(store_url)
+        except Exception:
+            continue
+        if store.results():
+            break
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    run = store.runs()[0]
+    assert run.status == "interrupted"
+    assert f"theorybench run --resume {run.id}" in stderr.replace("\n", "")

@@ -70,6 +70,7 @@ def leaderboard_command(args: argparse.Namespace) -> int:
     if args.serve:
         return serve_app(args)
     store = Store(args.store)
+    _check_names(store, args)
     registry = Registry()
     leaderboard = build_leaderboard(_filtered_results(store, args), registry.suites())
     if args.format == "table":
@@ -112,10 +113,11 @@ def serve_app(args: argparse.Namespace) -> int:
         "--server.address", args.address, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
-    logger.info("serving the leaderboard of %s at http://%s:%d", store_url, args.address, args.port)
+    shown_url = _masked(store_url)
+    logger.info("serving the leaderboard of %s at http://%s:%d", shown_url, args.address, args.port)
     from theorybench.cli import EXIT_INFRASTRUCTURE, console
 
-    console.print(f"leaderboard of {store_url} at http://{args.address}:{args.port} (Ctrl+C stops it)", highlight=False)
+    console.print(f"leaderboard of {shown_url} at http://{args.address}:{args.port} (Ctrl+C stops it)", highlight=False, markup=False)
     completed = subprocess.run(command, env=environment, check=False)
     if completed.returncode not in (0, -2, 130):
         logger.error("streamlit exited with status %d", completed.returncode)
@@ -181,16 +183,42 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _masked(url: str) -> str:
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def _check_names(store: Store, args: argparse.Namespace) -> None:
+    """Raise UsageError for a --suite or --tier value no suite or tier has, listing the known ones."""
+    from theorybench.contracts import TIERS
+    from theorybench.registry import discover_suites
+
+    known_suites = discover_suites()
+    unknown = [name for name in args.suite if name not in known_suites]
+    if unknown:
+        raise UsageError(f"unknown suite {', '.join(unknown)}; known suites: {', '.join(known_suites)}")
+    unknown = [name for name in args.tier if name not in TIERS]
+    if unknown:
+        raise UsageError(f"unknown tier {', '.join(unknown)}; choose from {', '.join(TIERS)}")
+
+
 def export_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from theorybench.cli import console
 
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output} is a file; give a folder to write results.{args.format} and curves.{args.format} into")
     store = Store(args.store)
+    _check_names(store, args)
     rows = _filtered_results(store, args)
     if not rows:
         raise UsageError("no results match the filters; nothing to export")
-    output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
 
     results = pd.json_normalize(rows, sep=".")

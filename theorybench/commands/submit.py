@@ -77,7 +77,7 @@ def validate_command(args: argparse.Namespace) -> int:
                       workers=args.workers, on_step=_print_step)
     if not report.ok:
         return EXIT_REGRESSION
-    console.print(f"{args.path}: valid ({', '.join(report.names)}, suite {report.suite})", highlight=False)
+    console.print(f"{args.path}: valid ({', '.join(report.names)}, suite {report.suite})", highlight=False, markup=False)
     return 0
 
 
@@ -86,7 +86,7 @@ def submit_command(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     submission = Submission(store, args.path, args.tier)
-    error_console.print(f"submission {submission.id}: validating {args.path}", highlight=False)
+    error_console.print(f"submission {submission.id}: validating {args.path}", highlight=False, markup=False)
     try:
         report = validate(args.path, suites=args.suite, tasks=args.task, smoke_timeout_s=args.smoke_timeout,
                           workers=args.workers, on_step=_print_step)
@@ -109,7 +109,7 @@ def submit_command(args: argparse.Namespace) -> int:
         run_id = submission.start(cells, refs, args.executor, salt)
         preload = (*registry.suite(report.suite).preload, f"theorybench.suites.{report.suite}")
         executor = make_executor(args.executor, workers=args.workers, preload=preload, address=args.ray_address)
-        error_console.print(f"run {run_id}: {len(cells)} cells, tier {args.tier}, store {store.url}", highlight=False)
+        error_console.print(f"run {run_id}: {len(cells)} cells, tier {args.tier}, store {store.display_url}", highlight=False, markup=False)
         try:
             summary = execute_with_progress(store, run_id, cells, executor, {(ref.suite, ref.name): ref.source_hash for ref in refs},
                                             error_console)
@@ -150,7 +150,7 @@ def submissions_command(args: argparse.Namespace) -> int:
     if args.json:
         console.file.write(json.dumps(store.submissions(), indent=2, default=str) + "\n")
         return 0
-    table = Table(title=f"submissions in {store.url}")
+    table = Table(title=escape(f"submissions in {store.display_url}"))
     for column in ("id", "status", "suite", "implementation", "tier", "run", "updated", "path", "reason"):
         table.add_column(column, overflow="fold")
     for record in store.submissions():
