@@ -178,6 +178,8 @@ class Registry:
     def add_path(self, path: str | Path) -> list[ImplementationRef]:
         """Load an implementation module from a path outside the repository and register it."""
         file = Path(path)
+        if file.is_dir():
+            raise UsageError(f"{path} is a folder; give the path of the implementation's .py file")
         if not file.is_file():
             raise UsageError(f"implementation file not found: {path}")
         if file.suffix != ".py":

@@ -425,7 +425,7 @@ def _smoke_step(report: ValidationReport, path: str, tasks: Sequence[str], timeo
             pairs[result.cell.key].append(result)
     problems = check_smoke_results(registry, path, pairs)
     return StepOutcome("smoke run", not problems, problems,
-                       notes=[f"{len(cells)} smoke cells, each run twice with the same seed"])
+                       notes=[f"{len(cells)} smoke {'cell' if len(cells) == 1 else 'cells'}, each run twice with the same seed"])
 
 
 # -- submission -------------------------------------------------------------------------------

@@ -164,9 +164,9 @@ def execute_cell(cell: Cell, enforce_memory_limit: bool = True, on_start: Callab
         if isinstance(error, KeyboardInterrupt):
             raise
         result.status = "memory" if _is_memory_error(error) else "error"
-        result.reason = f"{type(error).__name__}: {error}"
+        result.reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         if result.status == "memory":
-            result.reason = f"memory limit of {cell.limits.memory_mb} MB exceeded ({result.reason})"
+            result.reason = f"memory limit of {cell.limits.memory_mb} MiB exceeded ({result.reason})"
         result.traceback = traceback.format_exc()
     finally:
         if limit_set:

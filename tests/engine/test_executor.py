@@ -57,7 +57,7 @@ def test_failure_reasons_name_the_cause(fault_results):
     assert "exited with code 7" in by_name["test-exits"].reason
     assert "SIGSEGV" in by_name["test-segfaults"].reason
     assert "4 s" in by_name["test-hangs"].reason
-    assert "400 MB" in by_name["test-eats-memory"].reason
+    assert "400 MiB" in by_name["test-eats-memory"].reason
     assert "nan" in by_name["test-yields-nan"].reason.lower()
     assert "shape" in by_name["test-wrong-shape"].reason
 

@@ -40,7 +40,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, default_tier: str = "qui
                         help="address of a running Ray cluster (default: start a local one)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="wall-clock limit per cell in seconds (default: the suite's limit for the tier)")
-    parser.add_argument("--memory-mb", type=int, default=None, metavar="MB",
+    parser.add_argument("--memory-mb", type=int, default=None, metavar="MIB",
                         help="memory limit per cell in MiB (default: the suite's limit for the tier)")
 
 

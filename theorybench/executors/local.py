@@ -223,8 +223,8 @@ class LocalExecutor:
             limit = worker.cell.limits.memory_mb * 1024 * 1024
             rss = _rss(worker.process.pid) - worker.baseline_rss
             if rss > limit * RSS_BACKSTOP_FACTOR:
-                yield self._replace(worker, "memory", f"memory limit of {worker.cell.limits.memory_mb} MB exceeded "
-                                    f"(RSS grew by {rss / 2**20:.0f} MB); the worker was killed")
+                yield self._replace(worker, "memory", f"memory limit of {worker.cell.limits.memory_mb} MiB exceeded "
+                                    f"(RSS grew by {rss / 2**20:.0f} MiB); the worker was killed")
 
     def _receive(self, worker: _Worker) -> CellResult | None:
         """Read one message; return the result, or None after a start notice or a closed pipe."""
@@ -259,7 +259,7 @@ class LocalExecutor:
     def _replace(self, worker: _Worker, status: str, reason: str) -> CellResult:
         cell = worker.cell
         assert cell is not None
-        logger.warning("cell %s/%s/%s trial %d: %s", cell.suite, cell.task, cell.implementation, cell.trial, reason)
+        logger.warning("cell %s/%s [%s] %s trial %d: %s", cell.suite, cell.task, cell.instance, cell.implementation, cell.trial, reason)
         result = CellResult(
             cell=cell, status=status, reason=reason, started_at=worker.started_at,
             finished_at=dt.datetime.now(dt.timezone.utc), wall_s=time.monotonic() - worker.started,

@@ -124,7 +124,7 @@ class RayExecutor:
 
 
 def _failure(cell: Cell, status: str, reason: str, started: float, started_at: dt.datetime) -> CellResult:
-    logger.warning("cell %s/%s/%s trial %d: %s", cell.suite, cell.task, cell.implementation, cell.trial, reason)
+    logger.warning("cell %s/%s [%s] %s trial %d: %s", cell.suite, cell.task, cell.instance, cell.implementation, cell.trial, reason)
     return CellResult(
         cell=cell, status=status, reason=reason, started_at=started_at,
         finished_at=dt.datetime.now(dt.timezone.utc), wall_s=time.monotonic() - started,
