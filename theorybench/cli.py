@@ -1,8 +1,12 @@
 """The `theorybench` command line.
 
-Exit codes: 0 ok; 1 a regression or a failed validation; 2 a usage error; 3 an implementation
-failed (the run still completed and stored everything); 4 an infrastructure failure (store,
-executor); 130 interrupted by the user (the run is resumable with `--resume`).
+Exit codes:
+- 0: ok.
+- 1: a regression or a failed validation.
+- 2: a usage error.
+- 3: an implementation failed; the run still completed and stored everything.
+- 4: an infrastructure failure (store, executor).
+- 130: interrupted by Ctrl+C or SIGTERM; the run is resumable with `--resume`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class CallCounter:
     """Counts oracle calls by kind ("gradient", "value", ...) against optional budgets.
 
     `weights` converts each kind to a common unit, so that one Hessian-vector product can cost
-    two gradient evaluations, say; `total` is the weighted sum and `total_budget` bounds it.
+    two gradient evaluations, for example. `total` is the weighted sum and `total_budget` bounds it.
     """
 
     def __init__(

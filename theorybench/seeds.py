@@ -1,8 +1,8 @@
 """Seed derivation: every random draw of a cell comes from a hash of what identifies it.
 
 The seed of a cell is a hash of (suite, task, parameters, trial index, salt, stream). The public
-salt is fixed, so anyone reproduces the published instances; an official run sets a private salt
-(`--salt` or `THEORYBENCH_SALT`) so that no implementation can be tuned to the instances.
+salt is fixed, so anyone reproduces the published instances. An official run sets a private salt
+(`--salt` or `THEORYBENCH_SALT`), so that no implementation can be tuned to the instances.
 """
 
 from __future__ import annotations

@@ -148,7 +148,9 @@ def show_command(args: argparse.Namespace) -> int:
         for column in ("kind", "status", "tier", "started", "commit", "label", "command"):
             table.add_column(column, overflow="fold")
         for run in store.runs():
-            commit = (run.git_commit[:10] + ("+dirty" if run.git_dirty else "")) if run.git_commit else "-"
+            commit = "-"
+            if run.git_commit:
+                commit = run.git_commit[:10] + ("+dirty" if run.git_dirty else "")
             table.add_row(run.id, run.kind, run.status, run.tier, run.started_at.strftime("%Y-%m-%d %H:%M:%S"), commit, run.label, run.command)
         console.print(table)
         return 0

@@ -113,7 +113,7 @@ def validate_limits(args: argparse.Namespace) -> None:
 def check_added_modules(paths: list[str]) -> None:
     """Run the static check on modules added by path and raise RegistryError listing any finding.
 
-    Bundled implementations are reviewed in the repository; a module from outside is checked here
+    Bundled implementations are reviewed in the repository. A module from outside is checked here
     before it is imported, so one that reaches into the harness's counters never runs.
     """
     from pathlib import Path
