@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from scipy import stats as scipy_stats
 
 from theorybench import stats
 from theorybench.contracts import Suite, Task
@@ -43,8 +42,8 @@ TRIAL_KEY = ["suite", "task", "instance", "implementation", "tier", "salt", "dev
 #: Significance rules of a comparison, as `theorybench compare` applies them: flag a timing only
 #: when the Benjamini-Hochberg adjusted Mann-Whitney U p-value is below COMPARE_ALPHA and the
 #: ratio of medians passes COMPARE_RATIO_THRESHOLD. The shared constants in `stats` win when set.
-COMPARE_ALPHA = float(getattr(stats, "TIMING_ALPHA", 0.002))
-COMPARE_RATIO_THRESHOLD = float(getattr(stats, "TIMING_FACTOR", 1.1))
+COMPARE_ALPHA = stats.TIMING_ALPHA
+COMPARE_RATIO_THRESHOLD = stats.TIMING_FACTOR
 #: Metric kinds that compare exactly, on any machine.
 EXACT_KINDS = ("count", "value")
 
@@ -692,26 +691,6 @@ def history_sparklines(history: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def mann_whitney_p(first: Sequence[float], second: Sequence[float]) -> float:
-    """Return the two-sided Mann-Whitney U p-value, 1.0 when either side has no finite value."""
-    first = np.asarray(first, dtype=float)
-    second = np.asarray(second, dtype=float)
-    first, second = first[np.isfinite(first)], second[np.isfinite(second)]
-    if first.size == 0 or second.size == 0:
-        return 1.0
-    if np.array_equal(np.unique(np.concatenate([first, second])), np.unique(first)) and np.unique(first).size == 1:
-        return 1.0
-    return float(scipy_stats.mannwhitneyu(first, second, alternative="two-sided").pvalue)
-
-
-def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
-    """Return Benjamini-Hochberg adjusted p-values (scipy.stats.false_discovery_control)."""
-    p_values = np.asarray(p_values, dtype=float)
-    if p_values.size == 0:
-        return p_values
-    return scipy_stats.false_discovery_control(p_values, method="bh")
-
-
 def compare_sides(
     first: pd.DataFrame, second: pd.DataFrame, suites: Mapping[str, Suite], key: str,
     alpha: float = COMPARE_ALPHA, ratio_threshold: float = COMPARE_RATIO_THRESHOLD,
@@ -765,7 +744,7 @@ def compare_sides(
                 record["verdict"] = "not compared"
                 record["rule"] = "different fingerprints"
             else:
-                record["p"] = mann_whitney_p(finite_a, finite_b)
+                record["p"] = stats.mann_whitney_p(finite_a, finite_b)
                 record["rule"] = "Mann-Whitney U"
             records.append(record)
     frame = pd.DataFrame(records)
@@ -773,7 +752,7 @@ def compare_sides(
         return pd.DataFrame(columns=match + ["metric", "kind", "first", "second", "ratio", "p", "p_adjusted", "verdict", "rule"])
     tested = frame["rule"] == "Mann-Whitney U"
     frame["p_adjusted"] = math.nan
-    frame.loc[tested, "p_adjusted"] = benjamini_hochberg(frame.loc[tested, "p"].to_numpy())
+    frame.loc[tested, "p_adjusted"] = stats.benjamini_hochberg(frame.loc[tested, "p"].to_numpy())
     for index in frame.index[tested]:
         ratio = frame.at[index, "ratio"]
         significant = frame.at[index, "p_adjusted"] < alpha
