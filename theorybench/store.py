@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -176,6 +177,23 @@ def _check_sqlite_file(path: Path, url: str) -> None:
         raise StoreError(
             f"{path} is not a SQLite database (corrupt, or another kind of file); "
             f"move it away or choose another store with --store or {STORE_ENVIRONMENT_VARIABLE}"
+        )
+    # Read the table names through a read-only connection, so a foreign database is rejected
+    # before the engine's first connection switches it to WAL mode.
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        raise StoreError(
+            f"cannot read {path}: {error}; the file may be corrupt: move it away or choose another store"
+        ) from error
+    if tables and meta_table.name not in tables:
+        raise StoreError(
+            f"{path} contains a database that is not a TheoryBench store (tables: {', '.join(sorted(tables)[:5])}); "
+            "choose another path"
         )
 
 

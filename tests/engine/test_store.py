@@ -148,3 +148,18 @@ def test_postgres_store_round_trip(postgres_url):
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def test_foreign_sqlite_database_is_left_unchanged(tmp_path):
+    import hashlib
+
+    path = tmp_path / "foreign.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE runs (id INTEGER)")
+    connection.commit()
+    connection.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match="not a TheoryBench store"):
+        Store(f"sqlite:///{path}")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["foreign.db"]
