@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Hashable, Iterable, Mapping
 
-from theorybench.errors import BudgetExceeded
+from theorybench.errors import BudgetExceeded, InvalidOutput
 
 
 class CallCounter:
@@ -32,6 +32,7 @@ class CallCounter:
         self._weights = dict(weights or {})
         self._total_budget = total_budget
         self._total = 0.0
+        self._verified_total = 0.0
 
     def charge(self, kind: str, amount: float = 1.0) -> None:
         """Record `amount` calls of `kind`; raise BudgetExceeded before passing a budget."""
@@ -60,6 +61,37 @@ class CallCounter:
 
     def snapshot(self) -> dict[str, float]:
         return dict(self._counts)
+
+    def verify_intact(self) -> None:
+        """Raise InvalidOutput when the counter was tampered with since the last verification.
+
+        Checks that the class's methods are the ones defined here, that nothing is added to the
+        instance (a shadowing method, say), that the total equals the weighted counts, and that the total
+        never decreased. A harness calls this after each step of an implementation.
+
+        NOTE: an implementation that rewinds the counts to zero before every check, consistently,
+        passes; the static check on submitted modules is the defence against that.
+        """
+        problems = []
+        for name, method in _PRISTINE_METHODS.items():
+            if vars(CallCounter).get(name) is not method:
+                problems.append(f"CallCounter.{name} was replaced")
+        shadowed = set(vars(self)) - _INSTANCE_ATTRIBUTES
+        if shadowed:
+            problems.append(f"attributes {sorted(shadowed)} were added to the counter")
+        weighted = sum(count * self._weights.get(kind, 1.0) for kind, count in self._counts.items())
+        if abs(weighted - self._total) > 1e-9 * max(1.0, abs(weighted)):
+            problems.append(f"the total {self._total:g} differs from the weighted counts {weighted:g}")
+        if self._total < self._verified_total:
+            problems.append(f"the total fell from {self._verified_total:g} to {self._total:g}")
+        if problems:
+            raise InvalidOutput("the oracle counter was modified, so its counts cannot be trusted: " + "; ".join(problems))
+        self._verified_total = self._total
+
+
+#: CallCounter's methods as defined, and its instance attributes, for `verify_intact`.
+_PRISTINE_METHODS = {name: value for name, value in vars(CallCounter).items() if callable(value)}
+_INSTANCE_ATTRIBUTES = frozenset({"_counts", "_budgets", "_weights", "_total_budget", "_total", "_verified_total"})
 
 
 class UniqueCounter:

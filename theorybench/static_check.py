@@ -70,6 +70,20 @@ MUTATING_METHODS = frozenset({
     "update", "clear", "pop", "popitem", "setdefault", "append", "extend", "insert", "remove", "add", "discard",
     "__setitem__", "__delitem__", "__setattr__", "__delattr__",
 })
+#: Attributes that reach functions' globals, closures, frames or class hierarchies, and through
+#: them the harness's counters; an implementation never needs them.
+INTROSPECTION_ATTRIBUTES = frozenset({
+    "__globals__", "__closure__", "__code__", "__func__", "__self__", "__builtins__", "__subclasses__",
+    "__mro__", "__bases__", "__base__", "cell_contents", "f_globals", "f_locals", "f_back", "gi_frame", "gi_code",
+    "tb_frame", "cr_frame", "ag_frame",
+})
+#: Calls that read or write an attribute named by their arguments.
+ATTRIBUTE_GETTERS = frozenset({"operator.attrgetter", "operator.methodcaller", "attrgetter", "methodcaller"})
+#: Generic attribute access through the object protocol, with the attribute name as argument.
+PROTOCOL_CALLS = frozenset({
+    "object.__getattribute__", "object.__setattr__", "object.__delattr__", "type.__setattr__",
+    "type.__getattribute__", "type.__delattr__",
+})
 #: Leading-underscore names that are public by convention (namedtuple's API).
 PUBLIC_UNDERSCORE_NAMES = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
 OWN_NAMES = frozenset({"self", "cls"})
@@ -243,7 +257,12 @@ class _Checker(ast.NodeVisitor):
         root = _root_name(node.value)
         owner_is_own = isinstance(node.value, ast.Name) and node.value.id in OWN_NAMES
         owner_is_super = isinstance(node.value, ast.Call) and _dotted(node.value.func) == "super"
-        if node.attr == "__dict__" and not owner_is_own:
+        if node.attr in INTROSPECTION_ATTRIBUTES:
+            self.flag(node, "private-access", f"reads {_dotted(node) or node.attr}, which reaches code and data of the "
+                      "harness through introspection")
+        elif _dotted(node) == "sys.modules":
+            self.flag(node, "monkeypatch", "uses sys.modules, which reaches the loaded theorybench modules by name")
+        elif node.attr == "__dict__" and not owner_is_own:
             self.flag(node, "private-access", f"reads {_dotted(node) or '__dict__'}, the attribute table of another object")
         elif _is_private(node.attr) and not owner_is_own and not owner_is_super:
             if self._is_theorybench(node.value):
@@ -273,6 +292,8 @@ class _Checker(ast.NodeVisitor):
         text = ast.unparse(target)
         if self._is_theorybench(target):
             self.flag(target, "monkeypatch", f"{verb} {text}, part of a theorybench module")
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call) and _dotted(target.value.func) == "type":
+            self.flag(target, "monkeypatch", f"{verb} {text}, an attribute of a class obtained with type(), for every caller")
         elif root == "sys" and isinstance(target, ast.Subscript) and _dotted(target.value) == "sys.modules":
             self.flag(target, "monkeypatch", f"{verb} an entry of sys.modules")
         elif self._is_harness_parameter(root) and isinstance(target, ast.Attribute):
@@ -322,6 +343,16 @@ class _Checker(ast.NodeVisitor):
         if name in ("getattr", "hasattr", "object.__getattribute__") and second is not None and _is_private(second):
             if first is None or _root_name(first) not in OWN_NAMES:
                 self.flag(node, "private-access", f"calls {name} with the private attribute {second!r}")
+        if name in ATTRIBUTE_GETTERS:
+            for argument in node.args:
+                attribute = _string_constant(argument)
+                if attribute is None or any(_is_private(part) for part in attribute.split(".")):
+                    self.flag(node, "private-access", f"calls {name} with a computed or private attribute name")
+                    break
+        if name in PROTOCOL_CALLS and len(node.args) > 1 and (second is None or _is_private(second)):
+            self.flag(node, "private-access", f"calls {name} with a computed or private attribute name")
+        if name in ("setattr", "delattr") and isinstance(first, ast.Call) and _dotted(first.func) == "type":
+            self.flag(node, "monkeypatch", f"calls {name} on a class obtained with type(), changing it for every caller")
         computed_name = len(node.args) > 1 and second is None
         if name in ("getattr", "hasattr", "setattr", "delattr", "object.__getattribute__") and computed_name and first is not None:
             if self._is_harness_parameter(_root_name(first)):

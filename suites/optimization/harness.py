@@ -86,14 +86,17 @@ def run_optimizer(
             try:
                 x = next(generator)
             except StopIteration:
+                counter.verify_intact()
                 trace.end_reason = "optimizer returned"
                 break
             except BudgetExceeded:
+                counter.verify_intact()
                 trace.end_reason = "budget spent"
                 break
             finally:
                 elapsed += time.perf_counter() - start
             iteration += 1
+            counter.verify_intact()
             x = check_iterate(x, problem.shape, iteration)
             _record(trace, instance, x, x0, calls=round(counter.total, 9), iteration=iteration, elapsed=elapsed, targets=targets)
             if len(trace.first_reached) == len(targets):
