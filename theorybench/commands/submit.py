@@ -94,6 +94,8 @@ def submit_command(args: argparse.Namespace) -> int:
         submission.fail(f"validation did not complete: {error or type(error).__name__}")
         raise
     if not report.ok:
+        if report.classes:
+            submission.accept(report)
         failed = report.failed_step
         submission.fail(ValidationFailed(failed.step, failed.problems).args[0] if failed else "validation failed")
         return EXIT_REGRESSION
