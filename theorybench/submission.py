@@ -89,7 +89,7 @@ class StepOutcome:
 
 @dataclasses.dataclass
 class ValidationReport:
-    """What validation found: the classes, each step's outcome, the smoke cells it ran."""
+    """The outcome of validation: the classes, each step's outcome, the smoke cells it ran."""
 
     path: str
     classes: list[CandidateClass] = dataclasses.field(default_factory=list)
@@ -179,7 +179,7 @@ def inspect_module(path: str, suite_names: Sequence[str]) -> dict[str, Any]:
 
 
 def import_in_worker(path: str, suite_names: Sequence[str], timeout_s: float = IMPORT_TIMEOUT_S) -> dict[str, Any]:
-    """Run `inspect_module` in a spawned process and return its answer."""
+    """Run `inspect_module` in a spawned process and return its result."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         future = pool.submit(inspect_module, path, list(suite_names))

@@ -58,7 +58,7 @@ class StoreState:
     """What the app needs to know about a store before it reads any result.
 
     `state` is "missing" (no database at the URL), "empty" (no result yet), "invalid" (cannot be
-    read; `message` says why) or "ready".
+    read; `message` gives the reason) or "ready".
     """
 
     url: str
@@ -697,7 +697,7 @@ def compare_sides(
 ) -> pd.DataFrame:
     """Compare two sets of results metric by metric.
 
-    `key` is the column that tells the sides apart inside a cell ("implementation" when comparing
+    `key` is the column that distinguishes the sides inside a cell ("implementation" when comparing
     two implementations, "run_id" when comparing two runs); rows are matched on suite, task,
     instance, tier, device and, for runs, implementation. Counts and values (metric kinds "count"
     and "value") compare exactly: any difference of the medians over trials is a change. Time and

@@ -71,7 +71,7 @@ def validate_masks(model: nn.Module, masks: object) -> dict[str, torch.Tensor]:
         if mask.dtype != torch.bool:
             if not torch.all((mask == 0) | (mask == 1)):
                 bad = mask[~((mask == 0) | (mask == 1))].flatten()[0].item()
-                raise InvalidOutput(f"mask of {name} holds {bad!r}; masks must hold only 0 and 1")
+                raise InvalidOutput(f"mask of {name} contains {bad!r}; masks must contain only 0 and 1")
             mask = mask != 0
         checked[name] = mask
     return checked
@@ -87,7 +87,7 @@ def check_masks_match_zeros(model: nn.Module, masks: Mapping[str, torch.Tensor],
         values = weight.detach().to("cpu")
         mask = masks[name]
         if not torch.isfinite(values).all():
-            raise InvalidOutput(f"{when}: weight {name} holds NaN or infinite values")
+            raise InvalidOutput(f"{when}: weight {name} contains NaN or infinite values")
         revived = int(torch.count_nonzero(values[~mask]))
         if revived:
             raise InvalidOutput(
@@ -99,7 +99,7 @@ def check_masks_match_zeros(model: nn.Module, masks: Mapping[str, torch.Tensor],
 
 @dataclasses.dataclass(frozen=True)
 class SparsityReport:
-    """What the harness measures on one pruned model."""
+    """The figures the harness measures on one pruned model."""
 
     sparsity: float
     unmasked: int
