@@ -472,6 +472,26 @@ def _slopes(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         return (x_centered * y_centered).sum(axis=axis) / variance
 
 
+def _slope_interval(x: np.ndarray, y: np.ndarray, confidence_level: float, n_resamples: int, seed: int) -> tuple[float, float, float]:
+    """Return the least-squares slope of y on x and its percentile bootstrap interval over resampled pairs.
+
+    An interval end that the bootstrap leaves undefined (NaN) is replaced by the slope itself.
+    """
+    slope = float(_slopes(x, y))
+    result = scipy_stats.bootstrap(
+        (x, y),
+        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return slope, float(np.nan_to_num(low, nan=slope)), float(np.nan_to_num(high, nan=slope))
+
+
 def linear_rate(
     steps: Sequence[float],
     measures: Sequence[float],
@@ -495,19 +515,8 @@ def linear_rate(
     steps, logs = steps[keep], np.log(measures[keep])
     if np.unique(steps).size < 3:
         return math.nan, math.nan, math.nan
-    slope = float(_slopes(steps, logs))
-    result = scipy_stats.bootstrap(
-        (steps, logs),
-        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        confidence_level=confidence_level,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
-    return math.exp(slope), float(np.exp(np.nan_to_num(low, nan=slope))), float(np.exp(np.nan_to_num(high, nan=slope)))
+    slope, low, high = _slope_interval(steps, logs, confidence_level, n_resamples, seed)
+    return math.exp(slope), math.exp(low), math.exp(high)
 
 
 def sublinear_order(
@@ -533,16 +542,5 @@ def sublinear_order(
     log_steps, logs = np.log(steps[keep]), np.log(measures[keep])
     if np.unique(log_steps).size < 3:
         return math.nan, math.nan, math.nan
-    slope = float(_slopes(log_steps, logs))
-    result = scipy_stats.bootstrap(
-        (log_steps, logs),
-        lambda x, y, axis=-1: _slopes(x, y, axis=axis),
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        confidence_level=confidence_level,
-        method="percentile",
-        random_state=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
-    return -slope, -float(np.nan_to_num(high, nan=slope)), -float(np.nan_to_num(low, nan=slope))
+    slope, low, high = _slope_interval(log_steps, logs, confidence_level, n_resamples, seed)
+    return -slope, -high, -low
