@@ -55,4 +55,4 @@ class NotApplicable(Exception):
 
 
 class BudgetExceeded(Exception):
-    """Raised by a counted oracle when the implementation asks for more than the cell's budget."""
+    """Raised by a counted oracle when the implementation requests more than the cell's budget."""

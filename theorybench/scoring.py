@@ -3,8 +3,8 @@
 For each (suite, tier, device), every (task instance, problem label) a suite reports through
 `Suite.problem_costs` is one problem of the performance profile. An implementation that failed a
 problem, or did not run it, has an infinite cost there. The suite score is the area under the
-profile on [1, 4] divided by 3 (`stats.profile_score`); the geometric-mean ratio to the best is
-taken over the problems the implementation solved, beside the count it solved.
+profile on [1, 4] divided by 3 (`stats.profile_score`). The geometric-mean ratio to the best is
+taken over the problems the implementation solved, shown beside the count it solved.
 """
 
 from __future__ import annotations

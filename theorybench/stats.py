@@ -24,7 +24,7 @@ def ratios_to_best(costs: np.ndarray) -> np.ndarray:
     """Return r[s, w] = costs[s, w] / min over s of costs[s, w].
 
     costs: (n_implementations, n_problems), lower is better, `inf` for a failure. A problem that
-    every implementation failed gives `inf` for all of them; a zero minimum cost gives a ratio
+    every implementation failed gives `inf` for all of them. A zero minimum cost gives a ratio
     of 1 to every implementation with cost zero and `inf` to the others.
     """
     costs = np.asarray(costs, dtype=float)

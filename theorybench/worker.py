@@ -116,7 +116,9 @@ def _is_memory_error(error: BaseException) -> bool:
 
 
 def execute_cell(cell: Cell, enforce_memory_limit: bool = True, on_start: Callable[[], None] | None = None) -> CellResult:
-    """Run one cell in this process and return its result; faults of the implementation never raise.
+    """Run one cell in this process and return its result.
+
+    Every exception of the implementation except KeyboardInterrupt becomes a failed result.
 
     `on_start` is called once the suite and the implementation are loaded, right before the
     cell's own work starts; the local executor starts the cell's wall-clock limit there.

@@ -1,6 +1,6 @@
 """Runtime detection of an implementation that disables or rewinds the harness's oracle counter.
 
-The static check rejects such modules before they run; these tests load the classes directly,
+The static check rejects such modules before they run. These tests load the classes directly,
 as a module that slipped past the static check would run.
 """
 

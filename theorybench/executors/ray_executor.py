@@ -36,7 +36,7 @@ def _execute_in_ray(cell: Cell) -> CellResult:
     # RLIMIT_DATA would also cap the Ray worker's own threads, which then hang, so under Ray the
     # memory limit is the task's `memory` resource request and Ray's memory monitor.
     # NOTE: Ray's monitor acts on node memory pressure, so a cell may exceed its own limit on a
-    # node with memory to spare; only the local executor enforces the limit per cell.
+    # node with memory to spare. Only the local executor enforces the limit per cell.
     return execute_cell(cell, enforce_memory_limit=False)
 
 
